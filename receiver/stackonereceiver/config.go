@@ -1,0 +1,171 @@
+package stackonereceiver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configretry"
+
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
+)
+
+const (
+	defaultEndpoint = "https://api.stackone.com"
+	// StackOne keeps logs 90 days; a start date older than that returns nothing or an error.
+	retention = 90 * 24 * time.Hour
+	// maxPageSize is not documented by StackOne; 1000 keeps one page's memory bounded.
+	maxPageSize = 1000
+	// The API key's limit is 1000/min shared with the customer's own traffic.
+	apiRateLimit = 1000
+)
+
+// Config is the `stackone` receiver's configuration.
+type Config struct {
+	confighttp.ClientConfig `mapstructure:",squash"`
+
+	// APIKey is the StackOne API key, sent as HTTP Basic user name.
+	APIKey configopaque.String `mapstructure:"api_key"`
+	// PollInterval is the pause between two polls of a stream once it has caught up.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// InitialLookback is how far back the very first poll starts when no position is stored.
+	InitialLookback time.Duration `mapstructure:"initial_lookback"`
+	// PageSize is the number of entries asked for per page.
+	PageSize int `mapstructure:"page_size"`
+	// LateArrivalWindow is re-read on every poll so entries StackOne indexes late are still delivered, once.
+	LateArrivalWindow time.Duration `mapstructure:"late_arrival_window"`
+	// MaxRequestsPerMinute is this receiver's client-side budget against the key's shared rate limit.
+	MaxRequestsPerMinute int `mapstructure:"max_requests_per_minute"`
+	// StorageID names a storage extension (e.g. file_storage) that keeps the position across restarts.
+	StorageID *component.ID `mapstructure:"storage"`
+	// BackOff paces retries of failed API calls and of pages the pipeline refused.
+	BackOff configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+	// Redaction lists what must never be exported from inside a log entry.
+	Redaction RedactionConfig `mapstructure:"redaction"`
+
+	RequestLogs RequestLogsConfig `mapstructure:"request_logs"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// RequestLogsConfig configures the GET /requests/logs stream.
+type RequestLogsConfig struct {
+	Enabled bool                         `mapstructure:"enabled"`
+	Filter  stackoneapi.RequestLogFilter `mapstructure:"filter"`
+}
+
+// RedactionConfig lists header and URL query-parameter names whose values are replaced by "REDACTED".
+// Names are matched case-insensitively; `*` matches any run of characters (e.g. `*token*`).
+type RedactionConfig struct {
+	Headers     []string `mapstructure:"headers"`
+	QueryParams []string `mapstructure:"query_params"`
+}
+
+func createDefaultConfig() component.Config {
+	client := confighttp.NewDefaultClientConfig()
+	client.Endpoint = defaultEndpoint
+	client.Timeout = 30 * time.Second
+	backOff := configretry.NewDefaultBackOffConfig()
+	// The official SDKs give up after an hour; a poll that has not succeeded in 5 minutes is abandoned and the
+	// next poll starts again from the saved position, so nothing is lost by giving up sooner.
+	backOff.MaxElapsedTime = 5 * time.Minute
+	return &Config{
+		ClientConfig:         client,
+		PollInterval:         30 * time.Second,
+		InitialLookback:      time.Hour,
+		PageSize:             100,
+		LateArrivalWindow:    5 * time.Minute,
+		MaxRequestsPerMinute: 60,
+		BackOff:              backOff,
+		Redaction: RedactionConfig{
+			Headers: []string{
+				"authorization", "proxy-authorization", "cookie", "set-cookie",
+				"*api-key*", "*api_key*", "*apikey*", "*token*", "*secret*", "*password*", "*signature*",
+			},
+			QueryParams: []string{
+				"*key*", "*token*", "*secret*", "*password*", "*signature*", "sig", "code", "auth*",
+			},
+		},
+		RequestLogs: RequestLogsConfig{Enabled: true},
+	}
+}
+
+// Validate says what is wrong and how to fix it; the collector prints it at start-up.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if strings.TrimSpace(string(cfg.APIKey)) == "" {
+		errs = append(errs, errors.New("api_key is empty: set it to your StackOne API key, e.g. api_key: ${env:STACKONE_API_KEY}"))
+	}
+	if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("endpoint %q is not an http(s) URL: use %s or your regional base URL", cfg.Endpoint, defaultEndpoint))
+	}
+	if cfg.PollInterval < time.Second {
+		errs = append(errs, fmt.Errorf("poll_interval %s is too short: use 1s or more (30s is a good default)", cfg.PollInterval))
+	}
+	if cfg.InitialLookback <= 0 || cfg.InitialLookback > retention {
+		errs = append(errs, fmt.Errorf("initial_lookback %s is out of range: use a positive duration up to StackOne's 90-day retention (2160h)", cfg.InitialLookback))
+	}
+	if cfg.PageSize < 1 || cfg.PageSize > maxPageSize {
+		errs = append(errs, fmt.Errorf("page_size %d is out of range: use 1 to %d (100 is a good default)", cfg.PageSize, maxPageSize))
+	}
+	if cfg.LateArrivalWindow < 0 || cfg.LateArrivalWindow > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("late_arrival_window %s is out of range: use 0 to 24h (5m is a good default)", cfg.LateArrivalWindow))
+	}
+	if cfg.MaxRequestsPerMinute < 1 || cfg.MaxRequestsPerMinute > apiRateLimit {
+		errs = append(errs, fmt.Errorf("max_requests_per_minute %d is out of range: use 1 to %d, StackOne's per-key limit, which your own traffic shares", cfg.MaxRequestsPerMinute, apiRateLimit))
+	}
+	if cfg.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout %s is negative: use a positive duration such as 30s", cfg.Timeout))
+	}
+	if err := cfg.BackOff.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("retry_on_failure: %w", err))
+	}
+	for _, p := range append(append([]string{}, cfg.Redaction.Headers...), cfg.Redaction.QueryParams...) {
+		if _, err := path.Match(strings.ToLower(p), ""); err != nil || strings.TrimSpace(p) == "" {
+			errs = append(errs, fmt.Errorf("redaction pattern %q is invalid: use a name or a pattern with * such as *token*", p))
+		}
+	}
+	if !cfg.RequestLogs.Enabled {
+		errs = append(errs, errors.New("no log stream is enabled: set request_logs.enabled: true"))
+	}
+	errs = append(errs, validateRequestLogFilter("request_logs.filter", cfg.RequestLogs.Filter)...)
+	return errors.Join(errs...)
+}
+
+var validHTTPMethods = map[string]bool{
+	http.MethodGet: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
+	http.MethodDelete: true, http.MethodHead: true, http.MethodOptions: true,
+}
+
+func validateRequestLogFilter(prefix string, f stackoneapi.RequestLogFilter) []error {
+	var errs []error
+	for _, c := range f.StatusCodes {
+		if c < 100 || c > 599 {
+			errs = append(errs, fmt.Errorf("%s.status_codes: %d is not an HTTP status code: use values from 100 to 599", prefix, c))
+		}
+	}
+	for _, m := range f.HTTPMethods {
+		if !validHTTPMethods[strings.ToUpper(m)] {
+			errs = append(errs, fmt.Errorf("%s.http_methods: %q is not an HTTP method: use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS", prefix, m))
+		}
+	}
+	for _, l := range f.Lists() {
+		if l.Key == "http_methods" {
+			continue
+		}
+		for _, v := range l.Values {
+			if strings.TrimSpace(v) == "" || strings.Contains(v, ",") {
+				errs = append(errs, fmt.Errorf("%s.%s: %q is not a valid value: remove empty entries and list one value per item, without commas", prefix, l.Key, v))
+			}
+		}
+	}
+	return errs
+}

@@ -1,0 +1,189 @@
+// Package stackoneapi is a small client for StackOne's logs APIs. It speaks HTTP and JSON only: it knows nothing
+// of the collector or pdata, so the receiver can test its paging and recovery against any fake server.
+package stackoneapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// maxBodyBytes bounds one page in memory; a page of 1000 full entries is a few MB, so this only stops a runaway body.
+const maxBodyBytes = 64 << 20
+
+// Client calls the StackOne logs endpoints with one API key.
+type Client struct {
+	http      *http.Client
+	base      *url.URL
+	auth      string
+	userAgent string
+	limiter   *rate.Limiter
+}
+
+// NewClient builds a client. limiter may be nil (no client-side budget); it is waited on before every request
+// because the key's 1000 requests/minute are shared with the customer's own production traffic.
+func NewClient(httpClient *http.Client, endpoint, apiKey, userAgent string, limiter *rate.Limiter) (*Client, error) {
+	base, err := url.Parse(strings.TrimRight(endpoint, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("invalid endpoint: %w", err)
+	}
+	if base.Scheme != "http" && base.Scheme != "https" {
+		return nil, fmt.Errorf("invalid endpoint %q: scheme must be http or https", endpoint)
+	}
+	return &Client{
+		http:      httpClient,
+		base:      base,
+		auth:      "Basic " + base64.StdEncoding.EncodeToString([]byte(apiKey+":")),
+		userAgent: userAgent,
+		limiter:   limiter,
+	}, nil
+}
+
+// do sends one request and returns the body of a 2xx answer, or an *APIError, a *NetworkError or a *DecodeError.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte) ([]byte, error) {
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, &NetworkError{Err: err}
+		}
+	}
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawQuery = query.Encode()
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), reader)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", c.auth)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &NetworkError{Err: redactURLError(err)}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
+	if err != nil {
+		// A reset or timeout mid-body: the page is incomplete and must be fetched again.
+		return nil, &NetworkError{Err: redactURLError(err)}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return data, nil
+	}
+	return nil, newAPIError(resp, data, time.Now())
+}
+
+// redactURLError drops the request URL from transport errors: it carries the cursor and filters, which are noise
+// in a log line and, behind some proxies, may echo credentials.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// APIError is a non-2xx answer from StackOne.
+type APIError struct {
+	StatusCode int
+	Message    string
+	// RetryAfter is the server's Retry-After, zero when absent or unparsable.
+	RetryAfter time.Duration
+	// CursorRejected marks a 400 on a request that carried a `next` cursor: the cursor expired or no longer
+	// matches, and the query must restart from the last saved position.
+	CursorRejected bool
+}
+
+func (e *APIError) Error() string {
+	hint := ""
+	switch e.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		hint = ": API key rejected, check api_key (STACKONE_API_KEY) and the key's scopes"
+	case http.StatusNotFound:
+		hint = ": endpoint not found, check endpoint and that this log stream is enabled for the account"
+	case http.StatusTooManyRequests:
+		hint = ": rate limited, lower max_requests_per_minute if this persists"
+	}
+	if e.CursorRejected {
+		hint = ": cursor rejected (expired or stale)"
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("StackOne API answered %d %s%s", e.StatusCode, msg, hint)
+}
+
+// Retryable reports whether the same request may succeed later without any change on our side.
+func (e *APIError) Retryable() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusRequestTimeout || e.StatusCode >= 500
+}
+
+func newAPIError(resp *http.Response, body []byte, now time.Time) *APIError {
+	e := &APIError{StatusCode: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now)}
+	var eb struct {
+		Message json.RawMessage `json:"message"`
+	}
+	if json.Unmarshal(body, &eb) == nil && len(eb.Message) > 0 {
+		var s string
+		if json.Unmarshal(eb.Message, &s) == nil {
+			e.Message = s
+		} else {
+			e.Message = string(eb.Message)
+		}
+	}
+	// Error messages are shown in logs; keep them to one short line.
+	if len(e.Message) > 200 {
+		e.Message = e.Message[:200] + "..."
+	}
+	return e
+}
+
+// parseRetryAfter accepts both forms of RFC 9110: delay-seconds and an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// NetworkError is a failure to get a complete answer: connection refused or reset, timeout, body cut off.
+type NetworkError struct{ Err error }
+
+func (e *NetworkError) Error() string { return "StackOne API unreachable: " + e.Err.Error() }
+func (e *NetworkError) Unwrap() error { return e.Err }
+
+// DecodeError is a 2xx answer whose body is not the documented page shape (often a body cut off mid-JSON).
+type DecodeError struct{ Err error }
+
+func (e *DecodeError) Error() string { return "StackOne API page could not be decoded: " + e.Err.Error() }
+func (e *DecodeError) Unwrap() error { return e.Err }

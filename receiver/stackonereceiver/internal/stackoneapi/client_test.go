@@ -1,0 +1,267 @@
+package stackoneapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newTestClient(t *testing.T, h http.HandlerFunc) *Client {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c, err := NewClient(srv.Client(), srv.URL, "key-123", "otelcol-stackone-receiver/test", nil)
+	require.NoError(t, err)
+	return c
+}
+
+func TestQueryEncodingMatchesSDK(t *testing.T) {
+	success := false
+	q := CursorQuery{
+		Start: time.Date(2025, 1, 2, 3, 4, 5, 678_000_000, time.UTC),
+		Filter: RequestLogFilter{
+			AccountIDs:  []string{"acc1", "acc2"},
+			Providers:   []string{"ashby", "greenhouse"},
+			StatusCodes: []int{400, 500},
+			Success:     &success,
+		},
+		PageSize: 100,
+		OrderBy:  "eventDatetime",
+		Next:     `eyJjdXJzb3IiOiJhYmMvKz0ifQ==`,
+	}
+	// The TypeScript SDK's verbatim request for the same query (see shared/stackone-api.md), keys sorted.
+	want := "account_ids=acc1%2Cacc2&next=eyJjdXJzb3IiOiJhYmMvKz0ifQ%3D%3D&order_by=eventDatetime&order_direction=asc" +
+		"&page_size=100&providers=ashby%2Cgreenhouse&start_date=2025-01-02T03%3A04%3A05.678Z&status_codes=400%2C500&success=false"
+	assert.Equal(t, want, q.Values().Encode())
+}
+
+func TestListCursorPagesToTheEnd(t *testing.T) {
+	pages := map[string]string{
+		"":   `{"data":[{"request_id":"r1"},{"request_id":"r2"}],"next":"c1"}`,
+		"c1": `{"data":[{"request_id":"r3"}],"next":"c2"}`,
+		"c2": `{"data":[{"request_id":"r4"}],"next":null}`,
+	}
+	var seen []string
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, http.MethodGet, r.Method)
+		assert.Equal(t, RequestLogsPath, r.URL.Path)
+		assert.Equal(t, "Basic "+base64.StdEncoding.EncodeToString([]byte("key-123:")), r.Header.Get("Authorization"))
+		assert.Equal(t, "otelcol-stackone-receiver/test", r.Header.Get("User-Agent"))
+		// filters are repeated alongside the cursor
+		assert.Equal(t, "hibob", r.URL.Query().Get("providers"))
+		assert.Equal(t, "2025-01-02T03:04:05.000Z", r.URL.Query().Get("start_date"))
+		seen = append(seen, r.URL.Query().Get("next"))
+		fmt.Fprint(w, pages[r.URL.Query().Get("next")])
+	})
+	q := CursorQuery{Start: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), Filter: RequestLogFilter{Providers: []string{"hibob"}}, PageSize: 2}
+	var ids []string
+	for {
+		p, err := c.ListCursor(context.Background(), RequestLogsPath, q)
+		require.NoError(t, err)
+		for _, e := range p.Entries {
+			id, _ := e.String("request_id")
+			ids = append(ids, id)
+		}
+		if p.Next == "" {
+			break
+		}
+		q.Next = p.Next
+	}
+	assert.Equal(t, []string{"r1", "r2", "r3", "r4"}, ids)
+	assert.Equal(t, []string{"", "c1", "c2"}, seen)
+}
+
+func TestDecodeCasingsNullsAndUnknownFields(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want Entry
+	}{
+		{
+			name: "snake_case",
+			body: `{"data":[{"request_id":"r1","event_datetime":"2025-01-02T03:04:05.678Z","http_method":"get","status":200,"success":true,"duration":12.5}]}`,
+			want: Entry{"request_id": "r1", "event_datetime": "2025-01-02T03:04:05.678Z", "http_method": "get", "status": json.Number("200"), "success": true, "duration": json.Number("12.5")},
+		},
+		{
+			name: "camelCase with nested request and headers kept verbatim",
+			body: `{"data":[{"requestId":"r1","eventDatetime":"2025-01-02T03:04:05Z","httpMethod":"POST","sourceIP":"10.0.0.1","request":{"url":{"hostName":"api.x"},"headers":{"X-Api-Key":"s"}},"response":{"statusCode":201}}]}`,
+			want: Entry{
+				"request_id": "r1", "event_datetime": "2025-01-02T03:04:05Z", "http_method": "POST", "source_ip": "10.0.0.1",
+				"request":  map[string]any{"url": map[string]any{"host_name": "api.x"}, "headers": map[string]any{"X-Api-Key": "s"}},
+				"response": map[string]any{"status_code": json.Number("201")},
+			},
+		},
+		{
+			name: "nulls and missing numbers",
+			body: `{"data":[{"request_id":"r1","status":null,"success":null}],"next":null}`,
+			want: Entry{"request_id": "r1", "status": nil, "success": nil},
+		},
+		{
+			name: "unknown fields are kept",
+			body: `{"data":[{"request_id":"r1","brand_new_field":"x","nestedThing":{"deepKey":1}}]}`,
+			want: Entry{"request_id": "r1", "brand_new_field": "x", "nested_thing": map[string]any{"deep_key": json.Number("1")}},
+		},
+		{
+			name: "snake_case wins when both spellings are sent",
+			body: `{"data":[{"request_id":"snake","requestId":"camel"}]}`,
+			want: Entry{"request_id": "snake"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := DecodePage([]byte(tt.body))
+			require.NoError(t, err)
+			require.Len(t, p.Entries, 1)
+			assert.Equal(t, tt.want, p.Entries[0])
+			assert.Empty(t, p.Next)
+		})
+	}
+}
+
+func TestDecodePageProblems(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       string
+		wantErr    bool
+		entries    int
+		notObjects int
+	}{
+		{name: "cut off mid-JSON", body: `{"data":[{"request_id":"r1"},{"request_`, wantErr: true},
+		{name: "HTML from a proxy", body: `<html>502</html>`, wantErr: true},
+		{name: "next of the wrong type", body: `{"data":[],"next":42}`, wantErr: true},
+		{name: "data absent", body: `{}`, entries: 0},
+		{name: "elements that are not objects are counted", body: `{"data":[1,"x",null,[],{"request_id":"ok"}]}`, entries: 1, notObjects: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := DecodePage([]byte(tt.body))
+			if tt.wantErr {
+				var de *DecodeError
+				require.ErrorAs(t, err, &de)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, p.Entries, tt.entries)
+			assert.Equal(t, tt.notObjects, p.NotObjects)
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter string
+		body       string
+		next       string
+		wantRetry  bool
+		wantAfter  time.Duration
+		wantCursor bool
+		wantText   string
+	}{
+		{name: "401 says the key was rejected", status: 401, body: `{"statusCode":401,"message":"Unauthorized","timestamp":"2025-01-01T00:00:00.000Z"}`, wantText: "API key rejected"},
+		{name: "403", status: 403, wantText: "API key rejected"},
+		{name: "429 with seconds", status: 429, retryAfter: "7", wantRetry: true, wantAfter: 7 * time.Second, wantText: "rate limited"},
+		{name: "408 provider rate limit", status: 408, retryAfter: "60", wantRetry: true, wantAfter: time.Minute},
+		{name: "500", status: 500, body: `{"statusCode":500,"message":"boom"}`, wantRetry: true, wantText: "boom"},
+		{name: "400 on a cursor", status: 400, next: "stale", wantCursor: true, wantText: "cursor rejected"},
+		{name: "400 without a cursor", status: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestClient(t, func(w http.ResponseWriter, _ *http.Request) {
+				if tt.retryAfter != "" {
+					w.Header().Set("Retry-After", tt.retryAfter)
+				}
+				w.WriteHeader(tt.status)
+				fmt.Fprint(w, tt.body)
+			})
+			_, err := c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{Next: tt.next})
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, tt.status, ae.StatusCode)
+			assert.Equal(t, tt.wantRetry, ae.Retryable())
+			assert.Equal(t, tt.wantAfter, ae.RetryAfter)
+			assert.Equal(t, tt.wantCursor, ae.CursorRejected)
+			assert.Contains(t, err.Error(), tt.wantText)
+			assert.NotContains(t, err.Error(), "key-123")
+		})
+	}
+}
+
+func TestRetryAfterHTTPDate(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	assert.Equal(t, 30*time.Second, parseRetryAfter(now.Add(30*time.Second).Format(http.TimeFormat), now))
+	assert.Equal(t, time.Duration(0), parseRetryAfter(now.Add(-time.Minute).Format(http.TimeFormat), now))
+	assert.Equal(t, time.Duration(0), parseRetryAfter("soon", now))
+	assert.Equal(t, 1500*time.Millisecond, parseRetryAfter("1.5", now))
+}
+
+func TestNetworkErrorHidesURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Close() // nothing listens any more: connection refused
+	c, err := NewClient(http.DefaultClient, srv.URL, "key", "ua", nil)
+	require.NoError(t, err)
+	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{Next: "secret-cursor"})
+	var ne *NetworkError
+	require.ErrorAs(t, err, &ne)
+	assert.NotContains(t, err.Error(), "secret-cursor")
+}
+
+func TestTruncatedBodyIsADecodeError(t *testing.T) {
+	c := newTestClient(t, func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"data":[{"request_id":"r1"},{"req`)
+	})
+	_, err := c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
+	var de *DecodeError
+	require.True(t, errors.As(err, &de), "got %v", err)
+}
+
+func TestSnakeCase(t *testing.T) {
+	for in, want := range map[string]string{
+		"requestId": "request_id", "eventDatetime": "event_datetime", "httpMethod": "http_method",
+		"sourceIP": "source_ip", "IPAddress": "ip_address", "already_snake": "already_snake", "tier2Score": "tier2_score",
+		"statusCode": "status_code", "x": "x",
+	} {
+		assert.Equal(t, want, SnakeCase(in), in)
+	}
+}
+
+func TestEntryAccessorsAreTolerant(t *testing.T) {
+	p, err := DecodePage([]byte(`{"data":[{"a":"500","b":500,"c":"abc","d":"true","e":1735689600000,"f":"2025-01-01T00:00:00Z","g":12.5,"h":{"x":1}}]}`))
+	require.NoError(t, err)
+	e := p.Entries[0]
+	n, ok := e.Int("a")
+	assert.True(t, ok)
+	assert.EqualValues(t, 500, n)
+	n, ok = e.Int("b")
+	assert.True(t, ok)
+	assert.EqualValues(t, 500, n)
+	_, ok = e.Int("c")
+	assert.False(t, ok)
+	_, ok = e.Int("g")
+	assert.False(t, ok, "a fraction is not an int")
+	b, ok := e.Bool("d")
+	assert.True(t, ok && b)
+	tm, ok := e.Time("e")
+	assert.True(t, ok)
+	assert.Equal(t, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), tm)
+	tm2, ok := e.Time("f")
+	assert.True(t, ok)
+	assert.True(t, tm.Equal(tm2))
+	_, ok = e.String("h")
+	assert.False(t, ok)
+	s, _ := e.String("b")
+	assert.Equal(t, "500", s)
+	assert.False(t, strings.Contains(s, " "))
+}
