@@ -185,5 +185,7 @@ func (e *NetworkError) Unwrap() error { return e.Err }
 // DecodeError is a 2xx answer whose body is not the documented page shape (often a body cut off mid-JSON).
 type DecodeError struct{ Err error }
 
-func (e *DecodeError) Error() string { return "StackOne API page could not be decoded: " + e.Err.Error() }
+func (e *DecodeError) Error() string {
+	return "StackOne API page could not be decoded: " + e.Err.Error()
+}
 func (e *DecodeError) Unwrap() error { return e.Err }
