@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
 )
@@ -67,6 +68,14 @@ type RequestLogsConfig struct {
 type RedactionConfig struct {
 	Headers     []string `mapstructure:"headers"`
 	QueryParams []string `mapstructure:"query_params"`
+}
+
+// Unmarshal exists because confighttp.ClientConfig implements confmap.Unmarshaler: squashed into Config, its
+// method is promoted and decodes only the HTTP fields, silently dropping every other key
+// (opentelemetry-collector#15985). The conf passed here skips the top-level unmarshaler, so this does not
+// recurse, and confmap still runs ClientConfig's own Unmarshal for the squashed part.
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	return conf.Unmarshal(cfg)
 }
 
 func createDefaultConfig() component.Config {

@@ -1,0 +1,94 @@
+package stackonereceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadata"
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	load := func(id component.ID) *Config {
+		cfg := createDefaultConfig()
+		sub, err := cm.Sub(id.String())
+		require.NoError(t, err)
+		require.NoError(t, sub.Unmarshal(&cfg))
+		require.NoError(t, confmap.Validate(cfg))
+		return cfg.(*Config)
+	}
+
+	defaults := load(component.NewID(metadata.Type))
+	assert.Equal(t, "https://api.stackone.com", defaults.Endpoint)
+	assert.Equal(t, 30*time.Second, defaults.PollInterval)
+	assert.Equal(t, time.Hour, defaults.InitialLookback)
+	assert.Equal(t, 100, defaults.PageSize)
+	assert.Equal(t, 5*time.Minute, defaults.LateArrivalWindow)
+	assert.Equal(t, 60, defaults.MaxRequestsPerMinute)
+	assert.Nil(t, defaults.StorageID)
+	assert.True(t, defaults.RequestLogs.Enabled)
+	assert.Contains(t, defaults.Redaction.Headers, "authorization")
+
+	full := load(component.NewIDWithName(metadata.Type, "full"))
+	no := false
+	assert.Equal(t, "https://api.eu1.stackone.com", full.Endpoint)
+	assert.Equal(t, 20*time.Second, full.Timeout)
+	assert.Equal(t, 500, full.PageSize)
+	assert.Equal(t, component.MustNewID("file_storage"), *full.StorageID)
+	assert.Equal(t, 10*time.Minute, full.BackOff.MaxElapsedTime)
+	assert.Equal(t, []string{"authorization", "x-custom-secret"}, full.Redaction.Headers)
+	assert.Equal(t, stackoneapi.RequestLogFilter{
+		AccountIDs: []string{"acc1", "acc2"}, Providers: []string{"bamboohr"}, StatusCodes: []int{429, 500},
+		HTTPMethods: []string{"GET"}, Success: &no,
+	}, full.RequestLogs.Filter)
+	// the key never prints
+	assert.NotContains(t, full.APIKey.String(), "secret-key")
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr string
+	}{
+		{name: "valid", mutate: func(*Config) {}},
+		{name: "missing key", mutate: func(c *Config) { c.APIKey = "" }, wantErr: "api_key is empty: set it"},
+		{name: "bad endpoint", mutate: func(c *Config) { c.Endpoint = "api.stackone.com" }, wantErr: "endpoint \"api.stackone.com\" is not an http(s) URL"},
+		{name: "page size too big", mutate: func(c *Config) { c.PageSize = 5000 }, wantErr: "page_size 5000 is out of range: use 1 to 1000"},
+		{name: "page size zero", mutate: func(c *Config) { c.PageSize = 0 }, wantErr: "page_size 0 is out of range"},
+		{name: "negative poll interval", mutate: func(c *Config) { c.PollInterval = -time.Second }, wantErr: "poll_interval -1s is too short"},
+		{name: "negative window", mutate: func(c *Config) { c.LateArrivalWindow = -time.Minute }, wantErr: "late_arrival_window -1m0s is out of range"},
+		{name: "lookback beyond retention", mutate: func(c *Config) { c.InitialLookback = 91 * 24 * time.Hour }, wantErr: "initial_lookback 2184h0m0s is out of range: use a positive duration up to StackOne's 90-day retention"},
+		{name: "zero lookback", mutate: func(c *Config) { c.InitialLookback = 0 }, wantErr: "initial_lookback 0s is out of range"},
+		{name: "request budget above the API limit", mutate: func(c *Config) { c.MaxRequestsPerMinute = 5000 }, wantErr: "max_requests_per_minute 5000 is out of range: use 1 to 1000"},
+		{name: "status code 999", mutate: func(c *Config) { c.RequestLogs.Filter.StatusCodes = []int{200, 999} }, wantErr: "request_logs.filter.status_codes: 999 is not an HTTP status code"},
+		{name: "unknown method", mutate: func(c *Config) { c.RequestLogs.Filter.HTTPMethods = []string{"FETCH"} }, wantErr: "request_logs.filter.http_methods: \"FETCH\" is not an HTTP method"},
+		{name: "comma inside a list value", mutate: func(c *Config) { c.RequestLogs.Filter.Providers = []string{"a,b"} }, wantErr: "request_logs.filter.providers: \"a,b\" is not a valid value"},
+		{name: "bad redaction pattern", mutate: func(c *Config) { c.Redaction.Headers = []string{"[x"} }, wantErr: "redaction pattern \"[x\" is invalid"},
+		{name: "nothing enabled", mutate: func(c *Config) { c.RequestLogs.Enabled = false }, wantErr: "no log stream is enabled"},
+		{name: "negative timeout", mutate: func(c *Config) { c.Timeout = -time.Second }, wantErr: "timeout -1s is negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.APIKey = "k"
+			tt.mutate(cfg)
+			err := confmap.Validate(cfg)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
