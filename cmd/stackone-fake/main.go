@@ -1,0 +1,170 @@
+// Command stackone-fake serves the in-process fake StackOne logs API on a real
+// port, with backfilled history and live traffic, for demos and manual runs of
+// the collector.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
+)
+
+func main() {
+	key := "demo-key"
+	if v := os.Getenv("STACKONE_FAKE_API_KEY"); v != "" {
+		key = v
+	}
+	listen := flag.String("listen", "127.0.0.1:8089", "address to listen on")
+	apiKey := flag.String("api-key", key, "API key expected as the Basic auth user (env STACKONE_FAKE_API_KEY); empty accepts anything")
+	backfill := flag.Int("backfill", 2000, "request logs and action logs generated over the backfill window at start")
+	window := flag.Duration("backfill-window", time.Hour, "how far back the backfill reaches")
+	rate := flag.Float64("rate", 5, "live request and action logs added per second; 0 = none")
+	camel := flag.Bool("camel-case", false, "serve request/step/platform logs with camelCase keys")
+	faultRate := flag.Float64("fault-rate", 0, "fraction of requests answered 429, 500 or with a truncated body")
+	seed := flag.Int64("seed", 1, "seed for generated data and random faults")
+	flag.Parse()
+
+	log.SetFlags(log.Ltime | log.Lmicroseconds)
+	if err := run(*listen, *apiKey, *backfill, *window, *rate, *camel, *faultRate, *seed); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(listen, apiKey string, backfill int, window time.Duration, rate float64, camel bool, faultRate float64, seed int64) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	fake := stackonefake.New(stackonefake.Options{APIKey: apiKey, CamelCase: camel})
+	if backfill > 0 {
+		from := time.Now().Add(-window)
+		step := window / time.Duration(backfill)
+		fake.GenerateRequestLogs(backfill, from, step, seed)
+		fake.GenerateActionLogs(backfill, from, step, seed+1)
+	}
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("stackone-fake listening on http://%s (api key %q)\n", ln.Addr(), apiKey)
+	fake.StartLiveTraffic(ctx, rate, seed+2)
+
+	srv := &http.Server{
+		Handler:           logRequests(randomFaults(fake, faultRate, seed)),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Print("stopped")
+	return nil
+}
+
+// randomFaults queues a one-shot fault for the request's path before letting
+// the fake answer it. Under concurrency another request on that path may take
+// it instead, which is fine for a demo.
+func randomFaults(fake *stackonefake.Server, rate float64, seed int64) http.Handler {
+	if rate <= 0 {
+		return fake
+	}
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(uint64(seed), 0xfa017))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hit, kind := rng.Float64() < rate, rng.IntN(3)
+		mu.Unlock()
+		if hit {
+			faults := []stackonefake.Fault{
+				{Status: http.StatusTooManyRequests, RetryAfter: "1"},
+				{Status: http.StatusInternalServerError},
+				{Truncate: true},
+			}
+			f := faults[kind]
+			f.Path = r.URL.Path
+			fake.InjectFault(f)
+		}
+		fake.ServeHTTP(w, r)
+	})
+}
+
+type teeWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (t *teeWriter) WriteHeader(status int) {
+	t.status = status
+	t.ResponseWriter.WriteHeader(status)
+}
+
+func (t *teeWriter) Write(b []byte) (int, error) {
+	if t.status == 0 {
+		t.status = http.StatusOK
+	}
+	t.body.Write(b)
+	return t.ResponseWriter.Write(b)
+}
+
+func logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := &teeWriter{ResponseWriter: w}
+		start := time.Now()
+		h.ServeHTTP(t, r)
+		entries := "-"
+		if t.status < 400 {
+			entries = countEntries(t.body.Bytes())
+		}
+		log.Printf("%s %s %d entries=%s %s", r.Method, r.URL.Path, t.status, entries, time.Since(start).Round(time.Microsecond))
+	})
+}
+
+// countEntries reads the entry count back from the answer, so the log line
+// reflects what a client actually received (a truncated body shows "-").
+func countEntries(body []byte) string {
+	var v struct {
+		Data  json.RawMessage `json:"data"`
+		LogID string          `json:"log_id"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return "-"
+	}
+	switch {
+	case bytes.HasPrefix(bytes.TrimSpace(v.Data), []byte("[")):
+		var items []json.RawMessage
+		if json.Unmarshal(v.Data, &items) != nil {
+			return "-"
+		}
+		return fmt.Sprint(len(items))
+	case len(v.Data) > 0 || v.LogID != "":
+		return "1"
+	default:
+		return "0"
+	}
+}

@@ -1,0 +1,237 @@
+// Package stackonefake imitates StackOne's public logs APIs (/requests/logs and
+// its siblings, /logs/actions) closely enough that a client can be tested
+// against the awkward parts of the contract: Basic auth, keyset cursors that
+// carry their filters and expire, offset paging over a growing set, both key
+// casings, and injected failures (429/408 with Retry-After, 5xx, cut-off
+// bodies, slow answers).
+package stackonefake
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a Server.
+type Options struct {
+	// APIKey is the key expected as the HTTP Basic user name (empty password).
+	// "" accepts any request without checking.
+	APIKey string
+	// Now is the clock used for cursor issue/expiry, error timestamps and
+	// ingestion times; nil means time.Now.
+	Now func() time.Time
+	// CamelCase serves request, step and platform log entries with camelCase
+	// keys, as StackOne's observability guide shows them.
+	CamelCase bool
+	// MaxPageSize clamps page_size; 0 means 1000.
+	MaxPageSize int
+	// CursorTTL makes older `next` cursors fail with 400; 0 means never.
+	CursorTTL time.Duration
+}
+
+// Recorded is a copy of one request the server received.
+type Recorded struct {
+	Method string
+	Path   string
+	Query  url.Values
+	Header http.Header
+	Body   []byte
+}
+
+// Server is an http.Handler serving the fake API. It is safe for concurrent
+// use: data and faults may be added while requests are being served.
+type Server struct {
+	opts        Options
+	now         func() time.Time
+	maxPageSize int
+
+	mu           sync.Mutex
+	seq          uint64
+	genBatch     uint64
+	requestLogs  logStore
+	stepLogs     logStore
+	platformLogs logStore
+	actionLogs   []storedAction
+	faults       []*pendingFault
+	recorded     []Recorded
+}
+
+// maxBodyBytes bounds what a single request may upload; the real API takes
+// small JSON filter bodies only.
+const maxBodyBytes = 1 << 20
+
+// New returns an empty Server.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, now: opts.Now, maxPageSize: opts.MaxPageSize}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxPageSize <= 0 {
+		s.maxPageSize = 1000
+	}
+	s.requestLogs = logStore{kind: &requestKind}
+	s.stepLogs = logStore{kind: &stepKind}
+	s.platformLogs = logStore{kind: &platformKind}
+	return s
+}
+
+// ServeHTTP records the request, applies the first matching injected fault,
+// then authenticates and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+		if err != nil {
+			s.writeError(w, http.StatusBadRequest, "Could not read request body")
+			return
+		}
+		body = b
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	s.record(r, body)
+
+	if len(body) > maxBodyBytes {
+		s.writeError(w, http.StatusRequestEntityTooLarge, "Payload Too Large")
+		return
+	}
+	if f, ok := s.takeFault(r); ok && s.applyFault(w, r, f) {
+		return
+	}
+	s.handle(w, r)
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		s.writeError(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/requests/logs":
+		s.onlyMethod(w, r, http.MethodGet, func() { s.listLogs(w, r, &s.requestLogs) })
+	case p == "/requests/logs/steps":
+		s.onlyMethod(w, r, http.MethodGet, func() { s.listLogs(w, r, &s.stepLogs) })
+	case p == "/requests/platform-logs":
+		s.onlyMethod(w, r, http.MethodGet, func() { s.listLogs(w, r, &s.platformLogs) })
+	case strings.HasPrefix(p, "/requests/logs/") && singleSegment(p, "/requests/logs/"):
+		id := strings.TrimPrefix(p, "/requests/logs/")
+		s.onlyMethod(w, r, http.MethodGet, func() { s.getRequestLog(w, r, id) })
+	case p == "/logs/actions":
+		s.onlyMethod(w, r, http.MethodPost, func() { s.listActions(w, r) })
+	case strings.HasPrefix(p, "/logs/actions/") && singleSegment(p, "/logs/actions/"):
+		id := strings.TrimPrefix(p, "/logs/actions/")
+		s.onlyMethod(w, r, http.MethodGet, func() { s.getAction(w, r, id) })
+	default:
+		s.writeError(w, http.StatusNotFound, fmt.Sprintf("Cannot %s %s", r.Method, p))
+	}
+}
+
+func singleSegment(p, prefix string) bool {
+	rest := strings.TrimPrefix(p, prefix)
+	return rest != "" && !strings.Contains(rest, "/")
+}
+
+func (s *Server) onlyMethod(w http.ResponseWriter, r *http.Request, method string, h func()) {
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		s.writeError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		return
+	}
+	h()
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.opts.APIKey == "" {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	scheme, enc, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil {
+		return false
+	}
+	// The contract says key as user and an empty password; a client sending
+	// anything else has a bug worth surfacing.
+	want := s.opts.APIKey + ":"
+	return subtle.ConstantTimeCompare(raw, []byte(want)) == 1
+}
+
+func (s *Server) record(r *http.Request, body []byte) {
+	rec := Recorded{
+		Method: r.Method,
+		Path:   r.URL.Path,
+		Query:  cloneValues(r.URL.Query()),
+		Header: r.Header.Clone(),
+		Body:   bytes.Clone(body),
+	}
+	s.mu.Lock()
+	s.recorded = append(s.recorded, rec)
+	s.mu.Unlock()
+}
+
+// Requests returns copies of every request received so far, oldest first.
+func (s *Server) Requests() []Recorded {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Recorded, len(s.recorded))
+	for i, r := range s.recorded {
+		out[i] = Recorded{
+			Method: r.Method,
+			Path:   r.Path,
+			Query:  cloneValues(r.Query),
+			Header: r.Header.Clone(),
+			Body:   bytes.Clone(r.Body),
+		}
+	}
+	return out
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+const timestampLayout = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timestampLayout) }
+
+type errorBody struct {
+	StatusCode int    `json:"statusCode"`
+	Message    string `json:"message"`
+	Timestamp  string `json:"timestamp"`
+}
+
+func (s *Server) writeError(w http.ResponseWriter, status int, msg string) {
+	s.writeJSON(w, status, errorBody{StatusCode: status, Message: msg, Timestamp: formatTime(s.now())})
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// URLs with query strings should read as they do on the wire, not as \u0026.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		msg := "Internal Server Error: " + err.Error()
+		_ = json.NewEncoder(&buf).Encode(errorBody{StatusCode: status, Message: msg, Timestamp: formatTime(s.now())})
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
