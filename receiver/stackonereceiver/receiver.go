@@ -34,9 +34,11 @@ type stackoneReceiver struct {
 	sampled *zap.Logger
 	mapper  *mapper
 
-	// now and wait are the receiver's clock; tests swap wait to record back-off delays without sleeping.
-	now  func() time.Time
-	wait func(ctx context.Context, d time.Duration) error
+	// now, wait (retry back-off) and waitPoll (between polls) are the receiver's clock. Tests swap the waits
+	// to record delays and to step polls one at a time, without sleeping.
+	now      func() time.Time
+	wait     func(ctx context.Context, d time.Duration) error
+	waitPoll func(ctx context.Context, d time.Duration) error
 
 	host    component.Host
 	storage storage.Client
@@ -68,9 +70,10 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stack
 		sampled: set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 			return zapcore.NewSamplerWithOptions(c, time.Minute, 1, 0)
 		})),
-		mapper: newMapper(cfg.Redaction, set.BuildInfo.Version),
-		now:    time.Now,
-		wait:   sleepCtx,
+		mapper:   newMapper(cfg.Redaction, set.BuildInfo.Version),
+		now:      time.Now,
+		wait:     sleepCtx,
+		waitPoll: sleepCtx,
 	}, nil
 }
 

@@ -117,7 +117,7 @@ func (s *stream) run(ctx context.Context) {
 			s.r.sampled.Warn("Poll failed; the position is kept and the next poll resumes from it",
 				zap.String("stream", s.schema.stream), zap.Error(err), zap.Duration("next_poll_in", delay))
 		}
-		if s.r.wait(ctx, delay) != nil {
+		if s.r.waitPoll(ctx, delay) != nil {
 			return
 		}
 	}

@@ -1,0 +1,230 @@
+package stackonereceiver
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadata"
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadatatest"
+)
+
+const (
+	testKey          = "test-key"
+	testPollInterval = 17 * time.Second // distinct from every back-off delay, so the waits can be told apart
+)
+
+// statusHost is a storage host that records component status events.
+type statusHost struct {
+	component.Host
+	mu     sync.Mutex
+	events []*componentstatus.Event
+}
+
+func (h *statusHost) Report(ev *componentstatus.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events = append(h.events, ev)
+}
+
+func (h *statusHost) statuses() []componentstatus.Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]componentstatus.Status, len(h.events))
+	for i, ev := range h.events {
+		out[i] = ev.Status()
+	}
+	return out
+}
+
+// world is one fake StackOne API and one storage extension, which several receivers can share over restarts.
+type world struct {
+	t       *testing.T
+	fake    *stackonefake.Server
+	srv     *httptest.Server
+	host    *statusHost
+	storage component.ID
+}
+
+func newWorld(t *testing.T, opts stackonefake.Options) *world {
+	t.Helper()
+	if opts.APIKey == "" {
+		opts.APIKey = testKey
+	}
+	fake := stackonefake.New(opts)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	return &world{
+		t:       t,
+		fake:    fake,
+		srv:     srv,
+		host:    &statusHost{Host: storagetest.NewStorageHost().WithFileBackedStorageExtension("pos", dir)},
+		storage: storagetest.NewStorageID("pos"),
+	}
+}
+
+func (w *world) config() *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Endpoint = w.srv.URL
+	cfg.APIKey = testKey
+	cfg.PageSize = 50
+	cfg.PollInterval = testPollInterval
+	cfg.MaxRequestsPerMinute = 1000
+	cfg.StorageID = &w.storage
+	cfg.BackOff.InitialInterval = time.Millisecond
+	cfg.BackOff.MaxInterval = 5 * time.Millisecond
+	return cfg
+}
+
+// run is one started receiver whose polls the test steps through: each poll ends in a call to waitPoll,
+// which hands the delay to the test and blocks until the test asks for the next poll.
+type run struct {
+	t      *testing.T
+	rcv    *stackoneReceiver
+	tel    *componenttest.Telemetry
+	polls  chan time.Duration
+	resume chan struct{}
+
+	mu      sync.Mutex
+	retries []time.Duration
+}
+
+func (w *world) start(cfg *Config, next consumer.Logs) *run {
+	return w.startWithID(component.NewID(metadata.Type), cfg, next)
+}
+
+func (w *world) startWithID(id component.ID, cfg *Config, next consumer.Logs) *run {
+	t := w.t
+	t.Helper()
+	require.NoError(t, cfg.Validate())
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := metadatatest.NewSettings(tel)
+	set.ID = id
+	rcv, err := newReceiver(cfg, set, next)
+	require.NoError(t, err)
+	r := &run{t: t, rcv: rcv, tel: tel, polls: make(chan time.Duration), resume: make(chan struct{})}
+	rcv.wait = func(ctx context.Context, d time.Duration) error {
+		r.mu.Lock()
+		r.retries = append(r.retries, d)
+		r.mu.Unlock()
+		return ctx.Err()
+	}
+	rcv.waitPoll = func(ctx context.Context, d time.Duration) error {
+		select {
+		case r.polls <- d:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-r.resume:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	require.NoError(t, rcv.Start(context.Background(), w.host))
+	return r
+}
+
+// awaitPoll blocks until the current poll has finished and returns the delay before the next one.
+func (r *run) awaitPoll() time.Duration {
+	r.t.Helper()
+	select {
+	case d := <-r.polls:
+		return d
+	case <-time.After(30 * time.Second):
+		r.t.Fatal("the poll did not finish within 30s")
+		return 0
+	}
+}
+
+// nextPoll lets the receiver start its next poll.
+func (r *run) nextPoll() { r.resume <- struct{}{} }
+
+func (r *run) stop() {
+	r.t.Helper()
+	require.NoError(r.t, r.rcv.Shutdown(context.Background()))
+}
+
+func (r *run) retryDelays() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]time.Duration(nil), r.retries...)
+}
+
+// ids lists the stackone.request_id of every record a sink received, in order, duplicates included.
+func ids(sink *consumertest.LogsSink) []string {
+	var out []string
+	for _, ld := range sink.AllLogs() {
+		out = append(out, logIDs(ld)...)
+	}
+	return out
+}
+
+func logIDs(ld plog.Logs) []string {
+	var out []string
+	for i := 0; i < ld.ResourceLogs().Len(); i++ {
+		sls := ld.ResourceLogs().At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				for _, key := range []string{"stackone.request_id", "stackone.log_id"} {
+					if v, ok := lrs.At(k).Attributes().Get(key); ok {
+						out = append(out, v.AsString())
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func idsOf(entries []map[string]any, key string) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i], _ = e[key].(string)
+	}
+	return out
+}
+
+// requireExactlyOnce checks every wanted id arrived once and nothing else did.
+func requireExactlyOnce(t *testing.T, want, got []string) {
+	t.Helper()
+	count := map[string]int{}
+	for _, id := range got {
+		count[id]++
+	}
+	for _, id := range want {
+		require.Equalf(t, 1, count[id], "id %s delivered %d times", id, count[id])
+	}
+	require.Len(t, got, len(want), "unexpected extra records")
+}
+
+// errRefused is what the memory_limiter answers: a retryable refusal.
+var errRefused = errors.New("data refused due to high memory usage")
+
+func permanent(err error) error { return consumererror.NewPermanent(err) }
+
+func consumerFunc(f func(context.Context, plog.Logs) error) consumer.Logs {
+	c, err := consumer.NewLogs(f)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
