@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/url"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -21,35 +20,17 @@ const redacted = "REDACTED"
 
 // mapper turns decoded entries into log records. It knows pdata and the schemas, nothing of HTTP.
 type mapper struct {
-	headerPatterns []string
-	queryPatterns  []string
-	scopeVersion   string
+	sensitiveHeaders *nameMatcher // also applied to unknown top-level field names
+	sensitiveParams  *nameMatcher
+	scopeVersion     string
 }
 
 func newMapper(r RedactionConfig, scopeVersion string) *mapper {
 	return &mapper{
-		headerPatterns: lowerAll(r.Headers),
-		queryPatterns:  lowerAll(r.QueryParams),
-		scopeVersion:   scopeVersion,
+		sensitiveHeaders: newNameMatcher(r.Headers),
+		sensitiveParams:  newNameMatcher(r.QueryParams),
+		scopeVersion:     scopeVersion,
 	}
-}
-
-func lowerAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = strings.ToLower(strings.TrimSpace(s))
-	}
-	return out
-}
-
-func matchAny(patterns []string, name string) bool {
-	name = strings.ToLower(name)
-	for _, p := range patterns {
-		if ok, _ := path.Match(p, name); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // newLogs starts one batch: one resource, one scope, records appended per entry.
@@ -122,7 +103,7 @@ func (m *mapper) appendRecord(lrs plog.LogRecordSlice, s *schema, e stackoneapi.
 		}
 		switch v := e[k].(type) {
 		case string:
-			if matchAny(m.headerPatterns, k) {
+			if m.sensitiveHeaders.match(k) {
 				v = redacted
 			}
 			attrs.PutStr(attr, v)
@@ -201,7 +182,7 @@ func (m *mapper) putHeaders(attrs pcommon.Map, prefix string, raw any) (invalid 
 			invalid++
 			continue
 		}
-		if matchAny(m.headerPatterns, name) {
+		if m.sensitiveHeaders.match(name) {
 			for i := range values {
 				values[i] = redacted
 			}
@@ -232,7 +213,7 @@ func (m *mapper) redactURL(raw string) string {
 		q := u.Query()
 		changed := false
 		for k, vs := range q {
-			if matchAny(m.queryPatterns, k) {
+			if m.sensitiveParams.match(k) {
 				for i := range vs {
 					vs[i] = redacted
 				}

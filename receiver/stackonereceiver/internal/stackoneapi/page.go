@@ -27,56 +27,42 @@ type Page struct {
 type Entry map[string]any
 
 type wirePage struct {
-	Data  []json.RawMessage `json:"data"`
-	Next  json.RawMessage   `json:"next"`
-	Total json.RawMessage   `json:"total"`
+	Data  []any `json:"data"`
+	Next  any   `json:"next"`
+	Total any   `json:"total"`
 }
 
-// DecodePage decodes a page body. A body that is not the page shape (cut off, HTML from a proxy) is a
-// *DecodeError; a single bad element is counted in NotObjects and the rest of the page still flows.
+// DecodePage decodes a page body in one pass. A body that is not the page shape (cut off, HTML from a proxy)
+// is a *DecodeError; a single bad element is counted in NotObjects and the rest of the page still flows.
 func DecodePage(body []byte) (Page, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // ids and large integers survive exactly
 	var wp wirePage
-	if err := json.Unmarshal(body, &wp); err != nil {
+	if err := dec.Decode(&wp); err != nil {
 		return Page{}, &DecodeError{Err: err}
 	}
 	p := Page{Total: -1, Entries: make([]Entry, 0, len(wp.Data))}
-	switch next := bytes.TrimSpace(wp.Next); {
-	case len(next) == 0 || string(next) == "null":
-	case next[0] == '"':
-		if err := json.Unmarshal(next, &p.Next); err != nil {
-			return Page{}, &DecodeError{Err: fmt.Errorf("next: %w", err)}
-		}
+	switch next := wp.Next.(type) {
+	case nil:
+	case string:
+		p.Next = next
 	default:
-		return Page{}, &DecodeError{Err: fmt.Errorf("next is not a string: %.40s", next)}
+		return Page{}, &DecodeError{Err: fmt.Errorf("next is not a string: %T", wp.Next)}
 	}
-	if t := bytes.TrimSpace(wp.Total); len(t) > 0 && string(t) != "null" {
-		if n, err := strconv.ParseInt(string(t), 10, 64); err == nil {
-			p.Total = n
+	if n, ok := wp.Total.(json.Number); ok {
+		if v, err := n.Int64(); err == nil {
+			p.Total = v
 		}
 	}
-	for _, raw := range wp.Data {
-		e, ok := decodeEntry(raw)
+	for _, el := range wp.Data {
+		m, ok := el.(map[string]any)
 		if !ok {
 			p.NotObjects++
 			continue
 		}
-		p.Entries = append(p.Entries, e)
+		p.Entries = append(p.Entries, Entry(normalizeKeys(m)))
 	}
 	return p, nil
-}
-
-func decodeEntry(raw json.RawMessage) (Entry, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, false
-	}
-	return Entry(normalizeKeys(m)), true
 }
 
 // opaqueKeys hold maps whose keys are data (header names, query parameters), not field names.
