@@ -51,16 +51,25 @@ type Config struct {
 	// Redaction lists what must never be exported from inside a log entry.
 	Redaction RedactionConfig `mapstructure:"redaction"`
 
-	RequestLogs RequestLogsConfig `mapstructure:"request_logs"`
+	RequestLogs  RequestLogsConfig `mapstructure:"request_logs"`
+	ActionLogs   ActionLogsConfig  `mapstructure:"action_logs"`
+	StepLogs     RequestLogsConfig `mapstructure:"step_logs"`
+	PlatformLogs RequestLogsConfig `mapstructure:"platform_logs"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
 
-// RequestLogsConfig configures the GET /requests/logs stream.
+// RequestLogsConfig configures a cursor-paginated stream: request, step or platform logs.
 type RequestLogsConfig struct {
 	Enabled bool                         `mapstructure:"enabled"`
 	Filter  stackoneapi.RequestLogFilter `mapstructure:"filter"`
+}
+
+// ActionLogsConfig configures the POST /logs/actions stream.
+type ActionLogsConfig struct {
+	Enabled bool                        `mapstructure:"enabled"`
+	Filter  stackoneapi.ActionLogFilter `mapstructure:"filter"`
 }
 
 // RedactionConfig lists header and URL query-parameter names whose values are replaced by "REDACTED".
@@ -104,6 +113,7 @@ func createDefaultConfig() component.Config {
 			},
 		},
 		RequestLogs: RequestLogsConfig{Enabled: true},
+		ActionLogs:  ActionLogsConfig{Enabled: true},
 	}
 }
 
@@ -142,10 +152,16 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("redaction pattern %q is invalid: use a name or a pattern with * such as *token*", p))
 		}
 	}
-	if !cfg.RequestLogs.Enabled {
-		errs = append(errs, errors.New("no log stream is enabled: set request_logs.enabled: true"))
+	if !cfg.RequestLogs.Enabled && !cfg.ActionLogs.Enabled && !cfg.StepLogs.Enabled && !cfg.PlatformLogs.Enabled {
+		errs = append(errs, errors.New("no log stream is enabled: set request_logs.enabled (or action_logs, step_logs, platform_logs) to true"))
 	}
-	errs = append(errs, validateRequestLogFilter("request_logs.filter", cfg.RequestLogs.Filter)...)
+	for _, c := range []struct {
+		prefix string
+		f      stackoneapi.RequestLogFilter
+	}{{"request_logs.filter", cfg.RequestLogs.Filter}, {"step_logs.filter", cfg.StepLogs.Filter}, {"platform_logs.filter", cfg.PlatformLogs.Filter}} {
+		errs = append(errs, validateFilter(c.prefix, c.f.Lists(), c.f.StatusCodes)...)
+	}
+	errs = append(errs, validateFilter("action_logs.filter", cfg.ActionLogs.Filter.Lists(), cfg.ActionLogs.Filter.StatusCodes)...)
 	return errors.Join(errs...)
 }
 
@@ -154,24 +170,19 @@ var validHTTPMethods = map[string]bool{
 	http.MethodDelete: true, http.MethodHead: true, http.MethodOptions: true,
 }
 
-func validateRequestLogFilter(prefix string, f stackoneapi.RequestLogFilter) []error {
+func validateFilter(prefix string, lists []stackoneapi.NamedList, statusCodes []int) []error {
 	var errs []error
-	for _, c := range f.StatusCodes {
+	for _, c := range statusCodes {
 		if c < 100 || c > 599 {
 			errs = append(errs, fmt.Errorf("%s.status_codes: %d is not an HTTP status code: use values from 100 to 599", prefix, c))
 		}
 	}
-	for _, m := range f.HTTPMethods {
-		if !validHTTPMethods[strings.ToUpper(m)] {
-			errs = append(errs, fmt.Errorf("%s.http_methods: %q is not an HTTP method: use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS", prefix, m))
-		}
-	}
-	for _, l := range f.Lists() {
-		if l.Key == "http_methods" {
-			continue
-		}
+	for _, l := range lists {
 		for _, v := range l.Values {
-			if strings.TrimSpace(v) == "" || strings.Contains(v, ",") {
+			switch {
+			case l.Key == "http_methods" && !validHTTPMethods[strings.ToUpper(v)]:
+				errs = append(errs, fmt.Errorf("%s.http_methods: %q is not an HTTP method: use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS", prefix, v))
+			case strings.TrimSpace(v) == "" || strings.Contains(v, ","):
 				errs = append(errs, fmt.Errorf("%s.%s: %q is not a valid value: remove empty entries and list one value per item, without commas", prefix, l.Key, v))
 			}
 		}

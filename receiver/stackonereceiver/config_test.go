@@ -37,6 +37,9 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, 60, defaults.MaxRequestsPerMinute)
 	assert.Nil(t, defaults.StorageID)
 	assert.True(t, defaults.RequestLogs.Enabled)
+	assert.True(t, defaults.ActionLogs.Enabled)
+	assert.False(t, defaults.StepLogs.Enabled)
+	assert.False(t, defaults.PlatformLogs.Enabled)
 	assert.Contains(t, defaults.Redaction.Headers, "authorization")
 
 	full := load(component.NewIDWithName(metadata.Type, "full"))
@@ -51,6 +54,11 @@ func TestLoadConfig(t *testing.T) {
 		AccountIDs: []string{"acc1", "acc2"}, Providers: []string{"bamboohr"}, StatusCodes: []int{429, 500},
 		HTTPMethods: []string{"GET"}, Success: &no,
 	}, full.RequestLogs.Filter)
+	assert.Equal(t, stackoneapi.ActionLogFilter{
+		ConnectorKeys: []string{"hibob"}, Categories: []string{"hris"}, Modes: []string{"agent"}, StatusCodes: []int{500},
+	}, full.ActionLogs.Filter)
+	assert.True(t, full.StepLogs.Enabled)
+	assert.True(t, full.PlatformLogs.Enabled)
 	// the key never prints
 	assert.NotContains(t, full.APIKey.String(), "secret-key")
 }
@@ -75,7 +83,12 @@ func TestValidate(t *testing.T) {
 		{name: "unknown method", mutate: func(c *Config) { c.RequestLogs.Filter.HTTPMethods = []string{"FETCH"} }, wantErr: "request_logs.filter.http_methods: \"FETCH\" is not an HTTP method"},
 		{name: "comma inside a list value", mutate: func(c *Config) { c.RequestLogs.Filter.Providers = []string{"a,b"} }, wantErr: "request_logs.filter.providers: \"a,b\" is not a valid value"},
 		{name: "bad redaction pattern", mutate: func(c *Config) { c.Redaction.Headers = []string{"[x"} }, wantErr: "redaction pattern \"[x\" is invalid"},
-		{name: "nothing enabled", mutate: func(c *Config) { c.RequestLogs.Enabled = false }, wantErr: "no log stream is enabled"},
+		{name: "nothing enabled", mutate: func(c *Config) { c.RequestLogs.Enabled, c.ActionLogs.Enabled = false, false }, wantErr: "no log stream is enabled"},
+		{name: "action logs only", mutate: func(c *Config) { c.RequestLogs.Enabled = false }},
+		{name: "action status code 42", mutate: func(c *Config) { c.ActionLogs.Filter.StatusCodes = []int{42} }, wantErr: "action_logs.filter.status_codes: 42 is not an HTTP status code"},
+		{name: "action method", mutate: func(c *Config) { c.ActionLogs.Filter.HTTPMethods = []string{"YEET"} }, wantErr: "action_logs.filter.http_methods: \"YEET\" is not an HTTP method"},
+		{name: "empty connector key", mutate: func(c *Config) { c.ActionLogs.Filter.ConnectorKeys = []string{" "} }, wantErr: "action_logs.filter.connector_keys: \" \" is not a valid value"},
+		{name: "step logs filter", mutate: func(c *Config) { c.StepLogs.Filter.StatusCodes = []int{1000} }, wantErr: "step_logs.filter.status_codes: 1000"},
 		{name: "negative timeout", mutate: func(c *Config) { c.Timeout = -time.Second }, wantErr: "timeout -1s is negative"},
 	}
 	for _, tt := range tests {

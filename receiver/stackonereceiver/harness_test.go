@@ -86,6 +86,8 @@ func (w *world) config() *Config {
 	cfg.PollInterval = testPollInterval
 	cfg.MaxRequestsPerMinute = 1000
 	cfg.StorageID = &w.storage
+	// One stream per test unless a test enables more: the harness steps one stream's polls at a time.
+	cfg.ActionLogs.Enabled = false
 	cfg.BackOff.InitialInterval = time.Millisecond
 	cfg.BackOff.MaxInterval = 5 * time.Millisecond
 	return cfg

@@ -79,7 +79,7 @@ func (m *mapper) appendRecord(lrs plog.LogRecordSlice, s *schema, e stackoneapi.
 	}
 	invalid += m.putExchange(attrs, e)
 	setSeverity(lr, s, e, attrs)
-	lr.Body().SetStr(s.body(e))
+	lr.Body().SetStr(s.body(e, attrs))
 
 	// Every other scalar becomes stackone.<name>, so fields StackOne adds later arrive without a release here.
 	keys := make([]string, 0, len(e))
@@ -264,6 +264,12 @@ func putTyped(attrs pcommon.Map, attr string, e stackoneapi.Entry, key string, k
 			attrs.PutDouble(attr, v)
 		}
 		return ok
+	case kindDouble:
+		v, ok := e.Float(key)
+		if ok {
+			attrs.PutDouble(attr, v)
+		}
+		return ok
 	case kindBool:
 		v, ok := e.Bool(key)
 		if ok {
@@ -304,8 +310,10 @@ func eventTime(s *schema, e stackoneapi.Entry) (time.Time, bool) {
 // entryID identifies an entry for de-duplication. An entry without an id gets a digest of its content, so the
 // same entry read twice in the overlap window is still recognised.
 func entryID(s *schema, e stackoneapi.Entry) string {
-	if id, ok := e.String(s.idKey); ok && id != "" {
-		return id
+	for _, k := range s.idKeys {
+		if id, ok := e.String(k); ok && id != "" {
+			return id
+		}
 	}
 	b, _ := json.Marshal(e) // map keys marshal sorted: the digest is stable
 	sum := sha256.Sum256(b)

@@ -50,6 +50,9 @@ func TestMappingGolden(t *testing.T) {
 		{name: "request logs, camelCase", schema: requestLogSchema, input: "request_logs_camel.json", golden: "request_logs.yaml"},
 		// status "abc", success "maybe", duration "fast", is_worker 1
 		{name: "request logs, edge cases", schema: requestLogSchema, input: "request_logs_edge.json", golden: "request_logs_edge.yaml", wantInvalid: 4},
+		{name: "action logs", schema: actionLogSchema, input: "action_logs.json", golden: "action_logs.yaml"},
+		{name: "step logs", schema: stepLogSchema, input: "step_logs.json", golden: "step_logs.yaml"},
+		{name: "platform logs", schema: platformLogSchema, input: "platform_logs.json", golden: "platform_logs.yaml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,4 +113,29 @@ func TestMappingRules(t *testing.T) {
 	_, nested := newFields.Get("stackone.nested_new")
 	assert.False(t, nested, "nested objects have no flat attribute")
 	assert.Equal(t, "GET /w", records["new-fields"].Body().Str())
+}
+
+func TestActionLogMapping(t *testing.T) {
+	ld, _ := mapPageFile(t, actionLogSchema, filepath.Join("testdata", "mapping", "action_logs.json"))
+	lrs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	require.Equal(t, 2, lrs.Len())
+	first, second := lrs.At(0), lrs.At(1)
+	assert.Equal(t, "stackone.action_log", first.EventName())
+	assert.Equal(t, plog.SeverityNumberInfo, first.SeverityNumber())
+	assert.Equal(t, "GET https://api.hibob.com/v1/people?limit=50&token=REDACTED", first.Body().Str(), "the body never carries the raw URL")
+	for attr, want := range map[string]any{
+		"http.request.method": "GET", "http.response.status_code": int64(200), "user_agent.original": "stackone-mcp/2.1",
+		"client.address": "198.51.100.23", "session.id": "sess_42", "stackone.log_id": "log_8c1f2a",
+		"stackone.risk_level": "low", "stackone.tier2_score": 0.0, "stackone.duration_ms": int64(760), "stackone.is_background": false,
+	} {
+		v, ok := first.Attributes().Get(attr)
+		require.True(t, ok, attr)
+		assert.Equal(t, want, v.AsRaw(), attr)
+	}
+	// no status: success false decides; no event_time: start_time; no method: the action id
+	assert.Equal(t, plog.SeverityNumberError, second.SeverityNumber())
+	assert.Equal(t, "2025-06-01T09:31:00Z", second.Timestamp().AsTime().Format(time.RFC3339))
+	assert.Equal(t, "crm_create_contact", second.Body().Str())
+	score, _ := second.Attributes().Get("stackone.tier2_score")
+	assert.Equal(t, 0.93, score.Double())
 }

@@ -120,7 +120,16 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 func (r *stackoneReceiver) enabledStreams(client *stackoneapi.Client) []*stream {
 	var out []*stream
 	if r.cfg.RequestLogs.Enabled {
-		out = append(out, r.newCursorStream(requestLogSchema, client, stackoneapi.RequestLogsPath, r.cfg.RequestLogs.Filter, "eventDatetime"))
+		out = append(out, r.newCursorStream(requestLogSchema, client, stackoneapi.RequestLogsPath, r.cfg.RequestLogs.Filter))
+	}
+	if r.cfg.ActionLogs.Enabled {
+		out = append(out, r.newActionStream(client, r.cfg.ActionLogs.Filter))
+	}
+	if r.cfg.StepLogs.Enabled {
+		out = append(out, r.newCursorStream(stepLogSchema, client, stackoneapi.StepLogsPath, r.cfg.StepLogs.Filter))
+	}
+	if r.cfg.PlatformLogs.Enabled {
+		out = append(out, r.newCursorStream(platformLogSchema, client, stackoneapi.PlatformLogsPath, r.cfg.PlatformLogs.Filter))
 	}
 	return out
 }

@@ -53,10 +53,12 @@ func (r *stackoneReceiver) newStream(s *schema) *stream {
 
 // newCursorStream reads a cursor-paginated endpoint in event-time order. A rejected cursor restarts the query
 // from the checkpoint, which loses nothing: everything before it was delivered, and re-reads are de-duplicated.
-func (r *stackoneReceiver) newCursorStream(s *schema, client *stackoneapi.Client, path string, filter stackoneapi.RequestLogFilter, orderBy string) *stream {
+func (r *stackoneReceiver) newCursorStream(s *schema, client *stackoneapi.Client, path string, filter stackoneapi.RequestLogFilter) *stream {
 	st := r.newStream(s)
 	st.poll = func(ctx context.Context) error {
-		q := stackoneapi.CursorQuery{Start: st.queryStart(), Filter: filter, PageSize: r.cfg.PageSize, OrderBy: orderBy}
+		// Ascending event time is what makes a page-by-page checkpoint safe: everything before the watermark
+		// has been read. Step logs have no event_datetime; the API orders them by their start time.
+		q := stackoneapi.CursorQuery{Start: st.queryStart(), Filter: filter, PageSize: r.cfg.PageSize, OrderBy: "eventDatetime"}
 		restarts := 0
 		for ctx.Err() == nil {
 			page, err := st.fetch(ctx, func(ctx context.Context) (stackoneapi.Page, error) {
