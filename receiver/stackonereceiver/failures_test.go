@@ -382,3 +382,21 @@ func componenttestTelemetry(t *testing.T) *componenttest.Telemetry {
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	return tel
 }
+
+func TestStatusIsTheWorstStream(t *testing.T) {
+	h := &statusHost{Host: componenttest.NewNopHost()}
+	r := &stackoneReceiver{host: h, streamStatus: map[string]*componentstatus.Event{}}
+	ok := componentstatus.NewEvent(componentstatus.StatusOK)
+	failing := componentstatus.NewRecoverableErrorEvent(errors.New("503"))
+	r.reportStatus("request_logs", ok)
+	r.reportStatus("action_logs", failing)
+	r.reportStatus("request_logs", ok) // a healthy stream must not hide the failing one
+	r.reportStatus("request_logs", ok)
+	assert.Equal(t, []componentstatus.Status{
+		componentstatus.StatusOK, componentstatus.StatusRecoverableError, componentstatus.StatusRecoverableError, componentstatus.StatusRecoverableError,
+	}, h.statuses())
+	r.reportStatus("action_logs", ok)
+	r.reportStatus("action_logs", ok)
+	assert.Equal(t, componentstatus.StatusOK, h.statuses()[len(h.statuses())-1])
+	assert.Len(t, h.statuses(), 5, "repeated OKs are not re-sent")
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/receiver"
@@ -42,9 +43,13 @@ type stackoneReceiver struct {
 
 	host    component.Host
 	storage storage.Client
-	streams []*stream
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+
+	statusMu     sync.Mutex
+	streamStatus map[string]*componentstatus.Event
+	reported     componentstatus.Status
+	streams      []*stream
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stackoneReceiver, error) {
@@ -70,10 +75,11 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stack
 		sampled: set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 			return zapcore.NewSamplerWithOptions(c, time.Minute, 1, 0)
 		})),
-		mapper:   newMapper(cfg.Redaction, set.BuildInfo.Version),
-		now:      time.Now,
-		wait:     sleepCtx,
-		waitPoll: sleepCtx,
+		mapper:       newMapper(cfg.Redaction, set.BuildInfo.Version),
+		streamStatus: map[string]*componentstatus.Event{},
+		now:          time.Now,
+		wait:         sleepCtx,
+		waitPoll:     sleepCtx,
 	}, nil
 }
 
@@ -175,6 +181,32 @@ func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 	}
 	r.telemetry.Shutdown()
 	return errors.Join(errs...)
+}
+
+// statusRank orders statuses by severity; the component shows its worst stream.
+var statusRank = map[componentstatus.Status]int{
+	componentstatus.StatusOK: 0, componentstatus.StatusRecoverableError: 1, componentstatus.StatusPermanentError: 2,
+}
+
+// reportStatus records one stream's status and reports the worst across streams, so a healthy stream's OK
+// never hides a failing one. Repeated OKs are not re-sent.
+func (r *stackoneReceiver) reportStatus(stream string, ev *componentstatus.Event) {
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
+	r.streamStatus[stream] = ev
+	worst := ev
+	for _, e := range r.streamStatus {
+		if statusRank[e.Status()] > statusRank[worst.Status()] {
+			worst = e
+		}
+	}
+	if worst.Status() == componentstatus.StatusOK && r.reported == componentstatus.StatusOK {
+		return
+	}
+	r.reported = worst.Status()
+	if r.host != nil {
+		componentstatus.ReportStatus(r.host, worst)
+	}
 }
 
 // userAgent names the receiver and the version of the module it was built from (the receiver's own version

@@ -38,8 +38,6 @@ type stream struct {
 	// poll reads from the checkpoint to the end of the stream, delivering page by page.
 	poll  func(ctx context.Context) error
 	attrs metric.MeasurementOption
-
-	lastStatus componentstatus.Status
 }
 
 func (r *stackoneReceiver) newStream(s *schema) *stream {
@@ -249,13 +247,7 @@ func classify(err error) (class string, retryable bool, retryAfter time.Duration
 }
 
 func (s *stream) reportStatus(ev *componentstatus.Event) {
-	if ev.Status() == s.lastStatus && ev.Status() == componentstatus.StatusOK {
-		return
-	}
-	s.lastStatus = ev.Status()
-	if s.r.host != nil {
-		componentstatus.ReportStatus(s.r.host, ev)
-	}
+	s.r.reportStatus(s.schema.stream, ev)
 }
 
 // deliver sends the page's new entries downstream and, only once they are accepted, advances the position.
