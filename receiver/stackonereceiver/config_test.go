@@ -105,3 +105,14 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestLimiterSpreadsTheBudget(t *testing.T) {
+	for perMinute, want := range map[int]struct {
+		perSecond float64
+		burst     int
+	}{60: {1, 1}, 1: {1.0 / 60, 1}, 600: {10, 10}, 1000: {1000.0 / 60, 16}} {
+		l := newLimiter(perMinute)
+		assert.InDelta(t, want.perSecond, float64(l.Limit()), 1e-9, "%d/min", perMinute)
+		assert.Equal(t, want.burst, l.Burst(), "%d/min", perMinute)
+	}
+}

@@ -100,8 +100,7 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 	if err != nil {
 		return fmt.Errorf("stackone: building HTTP client: %w", err)
 	}
-	limiter := rate.NewLimiter(rate.Limit(float64(r.cfg.MaxRequestsPerMinute)/60), max(1, r.cfg.MaxRequestsPerMinute/60))
-	client, err := stackoneapi.NewClient(httpClient, r.cfg.Endpoint, string(r.cfg.APIKey), userAgent(), limiter)
+	client, err := stackoneapi.NewClient(httpClient, r.cfg.Endpoint, string(r.cfg.APIKey), userAgent(), newLimiter(r.cfg.MaxRequestsPerMinute))
 	if err != nil {
 		return fmt.Errorf("stackone: %w", err)
 	}
@@ -162,6 +161,12 @@ func (r *stackoneReceiver) openStorage(ctx context.Context, host component.Host)
 		return nil, fmt.Errorf("stackone: opening storage %q: %w", r.cfg.StorageID, err)
 	}
 	return client, nil
+}
+
+// newLimiter spreads the per-minute budget evenly, with a burst of one second's share, so a backlog is read
+// at a steady pace instead of spending the whole minute's budget at once.
+func newLimiter(perMinute int) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(float64(perMinute)/60), max(1, perMinute/60))
 }
 
 // Shutdown stops every stream between pages, saves each position once more and closes the store.

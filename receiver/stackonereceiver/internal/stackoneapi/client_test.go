@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 )
 
 func newTestClient(t *testing.T, h http.HandlerFunc) *Client {
@@ -264,4 +265,23 @@ func TestEntryAccessorsAreTolerant(t *testing.T) {
 	s, _ := e.String("b")
 	assert.Equal(t, "500", s)
 	assert.False(t, strings.Contains(s, " "))
+}
+
+func TestRequestBudgetIsEnforcedBeforeSending(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls++
+		fmt.Fprint(w, `{"data":[],"next":null}`)
+	}))
+	defer srv.Close()
+	// one request per hour: the second call cannot be sent before its deadline, and is refused at once
+	c, err := NewClient(srv.Client(), srv.URL, "k", "ua", rate.NewLimiter(rate.Every(time.Hour), 1))
+	require.NoError(t, err)
+	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = c.ListCursor(ctx, RequestLogsPath, CursorQuery{})
+	require.Error(t, err)
+	assert.Equal(t, 1, calls, "the over-budget request never reached the server")
 }
