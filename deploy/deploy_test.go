@@ -1,0 +1,412 @@
+// Package deploy checks the deployment examples: the Helm values for the official OpenTelemetry Collector
+// chart and the sidecar manifest parse, are wired as documented, and carry collector configurations that the
+// built distribution accepts.
+//
+// With OTELCOL_STACKONE_BIN pointing at the built binary (`make test-e2e` sets it) every embedded
+// configuration is run through `otelcol-stackone validate`; without it only the YAML and the wiring are
+// checked and the validation is logged as skipped.
+package deploy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const binEnv = "OTELCOL_STACKONE_BIN"
+
+// chartDefaultConfig is the `config:` block of the opentelemetry-collector chart's own values.yaml. Helm
+// merges the user's `config:` into it (maps merged, lists replaced, null removes a key), so the collector
+// runs the merge, not our block alone: a default component our values forget to remove (e.g. the jaeger
+// receiver, which this distribution does not contain) would stop the collector from starting.
+const chartDefaultConfig = `
+exporters:
+  debug: {}
+extensions:
+  health_check:
+    endpoint: ${env:MY_POD_IP}:13133
+processors:
+  batch: {}
+  memory_limiter:
+    check_interval: 5s
+    limit_percentage: 80
+    spike_limit_percentage: 25
+receivers:
+  jaeger:
+    protocols:
+      grpc:
+        endpoint: ${env:MY_POD_IP}:14250
+      thrift_http:
+        endpoint: ${env:MY_POD_IP}:14268
+      thrift_compact:
+        endpoint: ${env:MY_POD_IP}:6831
+  otlp:
+    protocols:
+      grpc:
+        endpoint: ${env:MY_POD_IP}:4317
+      http:
+        endpoint: ${env:MY_POD_IP}:4318
+  prometheus:
+    config:
+      scrape_configs:
+        - job_name: opentelemetry-collector
+          scrape_interval: 10s
+          static_configs:
+            - targets:
+                - ${env:MY_POD_IP}:8888
+  zipkin:
+    endpoint: ${env:MY_POD_IP}:9411
+service:
+  telemetry:
+    metrics:
+      address: ${env:MY_POD_IP}:8888
+  extensions:
+    - health_check
+  pipelines:
+    logs:
+      exporters: [debug]
+      processors: [memory_limiter, batch]
+      receivers: [otlp]
+    metrics:
+      exporters: [debug]
+      processors: [memory_limiter, batch]
+      receivers: [otlp, prometheus]
+    traces:
+      exporters: [debug]
+      processors: [memory_limiter, batch]
+      receivers: [otlp, jaeger, zipkin]
+`
+
+func TestHelmValues(t *testing.T) {
+	var values map[string]any
+	readYAML(t, filepath.Join("helm", "values.yaml"), &values)
+
+	want := map[string]any{
+		"mode":                       "statefulset",
+		"replicaCount":               1,
+		"image.repository":           "ghcr.io/stackone-otel/otelcol-stackone",
+		"command.name":               "otelcol-stackone",
+		"podSecurityContext.fsGroup": 65532,
+	}
+	for path, v := range want {
+		if got := dig(values, path); got != v {
+			t.Errorf("%s = %v, want %v", path, got, v)
+		}
+	}
+	if dig(values, "image.tag") == nil {
+		t.Error("image.tag is not set: the chart would use its own appVersion, which is not a tag of our image")
+	}
+	if dig(values, "resources.limits.memory") == nil || dig(values, "resources.limits.cpu") == nil {
+		t.Error("resources.limits must set cpu and memory (memory also drives the chart's GOMEMLIMIT)")
+	}
+	if v, _ := dig(values, "autoscaling.enabled").(bool); v {
+		t.Error("autoscaling must stay off: every replica would export every StackOne log")
+	}
+
+	// The API key comes from a Secret.
+	key := findByName(t, asList(dig(values, "extraEnvs")), "STACKONE_API_KEY")
+	if key == nil || dig(key, "valueFrom.secretKeyRef.name") == nil || dig(key, "valueFrom.secretKeyRef.key") == nil {
+		t.Errorf("extraEnvs must set STACKONE_API_KEY from a secretKeyRef, got %v", key)
+	}
+	if key != nil && key["value"] != nil {
+		t.Error("STACKONE_API_KEY must not be a literal value")
+	}
+
+	// The claim template is mounted where file_storage writes.
+	claims := asList(dig(values, "statefulset.volumeClaimTemplates"))
+	if len(claims) == 0 {
+		t.Fatal("statefulset.volumeClaimTemplates is empty: the position would be lost with the pod")
+	}
+	claim, _ := dig(claims[0], "metadata.name").(string)
+	mount := findByName(t, asList(dig(values, "extraVolumeMounts")), claim)
+	if mount == nil {
+		t.Fatalf("no extraVolumeMounts entry mounts the claim %q", claim)
+	}
+
+	cfg, ok := dig(values, "config").(map[string]any)
+	if !ok {
+		t.Fatal("values have no config: block")
+	}
+	var defaults map[string]any
+	if err := yaml.Unmarshal([]byte(chartDefaultConfig), &defaults); err != nil {
+		t.Fatal(err)
+	}
+	merged := stripNulls(helmMerge(defaults, cfg)).(map[string]any)
+
+	if got := dig(merged, "service.pipelines.logs.receivers"); !slices.Equal(asStrings(got), []string{"stackone"}) {
+		t.Errorf("logs pipeline receivers = %v, want [stackone]", got)
+	}
+	if slices.Contains(asStrings(dig(merged, "service.pipelines.logs.processors")), "batch") {
+		t.Error("the batch processor must not be in the logs pipeline: it acknowledges records before export")
+	}
+	for _, p := range []string{"service.pipelines.metrics", "service.pipelines.traces", "receivers.jaeger", "receivers.zipkin", "receivers.prometheus"} {
+		if dig(merged, p) != nil {
+			t.Errorf("%s survives the merge with the chart defaults: set it to null", p)
+		}
+	}
+	dir, _ := dig(merged, "extensions.file_storage.directory").(string)
+	mountPath, _ := mount["mountPath"].(string)
+	if dir != "${env:STACKONE_STORAGE_DIR:-"+mountPath+"}" && dir != mountPath {
+		t.Errorf("file_storage.directory %q is not the claim's mountPath %q", dir, mountPath)
+	}
+	if env := findByName(t, asList(dig(values, "extraEnvs")), "STACKONE_STORAGE_DIR"); env != nil && env["value"] != mountPath {
+		t.Errorf("STACKONE_STORAGE_DIR = %v, want the claim's mountPath %q", env["value"], mountPath)
+	}
+
+	validate(t, "helm-relay.yaml", marshal(t, merged))
+}
+
+func TestSidecarManifest(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("kubernetes", "sidecar.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := map[string]map[string]any{}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("sidecar.yaml: %v", err)
+		}
+		if doc == nil {
+			continue
+		}
+		kind, _ := doc["kind"].(string)
+		docs[kind] = doc
+	}
+	cm, deploy := docs["ConfigMap"], docs["Deployment"]
+	if cm == nil || deploy == nil {
+		t.Fatalf("sidecar.yaml needs a ConfigMap and a Deployment, has %v", keys(docs))
+	}
+
+	spec, _ := dig(deploy, "spec.template.spec").(map[string]any)
+	containers := asList(spec["containers"])
+	if len(containers) < 2 {
+		t.Fatalf("the pod needs the app container and the collector sidecar, has %d container(s)", len(containers))
+	}
+	collector := findByName(t, containers, "otelcol-stackone")
+	if collector == nil {
+		t.Fatal("no container named otelcol-stackone")
+	}
+	key := findByName(t, asList(collector["env"]), "STACKONE_API_KEY")
+	if key == nil || dig(key, "valueFrom.secretKeyRef.name") == nil {
+		t.Errorf("the sidecar must read STACKONE_API_KEY from a Secret, got %v", key)
+	}
+
+	// The config volume comes from this ConfigMap and holds the file the sidecar is started with.
+	volumes := asList(spec["volumes"])
+	cmName, _ := dig(cm, "metadata.name").(string)
+	var cfgVolume, storageVolume string
+	for _, v := range volumes {
+		name, _ := v["name"].(string)
+		if dig(v, "configMap.name") == cmName {
+			cfgVolume = name
+		}
+		if _, ok := v["emptyDir"]; ok {
+			storageVolume = name
+		}
+	}
+	if cfgVolume == "" || storageVolume == "" {
+		t.Fatalf("volumes need the ConfigMap %q and an emptyDir for storage: %v", cmName, volumes)
+	}
+	mounts := asList(collector["volumeMounts"])
+	cfgMount, storageMount := findByName(t, mounts, cfgVolume), findByName(t, mounts, storageVolume)
+	if cfgMount == nil || storageMount == nil {
+		t.Fatalf("the sidecar must mount %q and %q: %v", cfgVolume, storageVolume, mounts)
+	}
+	data, _ := cm["data"].(map[string]any)
+	var cfgKey, cfgText string
+	for k, v := range data {
+		cfgKey, cfgText = k, v.(string)
+	}
+	if len(data) != 1 {
+		t.Fatalf("the ConfigMap should hold one collector config, has keys %v", keys(data))
+	}
+	wantArg := "--config=" + cfgMount["mountPath"].(string) + "/" + cfgKey
+	if !slices.Contains(asStrings(collector["args"]), wantArg) {
+		t.Errorf("sidecar args %v do not include %s", collector["args"], wantArg)
+	}
+
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(cfgText), &cfg); err != nil {
+		t.Fatalf("ConfigMap %s: %v", cfgKey, err)
+	}
+	if dir := dig(cfg, "extensions.file_storage.directory"); dir != storageMount["mountPath"] {
+		t.Errorf("file_storage.directory %v is not the emptyDir's mountPath %v", dir, storageMount["mountPath"])
+	}
+	validate(t, "sidecar-"+cfgKey, []byte(cfgText))
+}
+
+// TestRootConfigs validates the repository's own configurations with the built binary.
+func TestRootConfigs(t *testing.T) {
+	for _, name := range []string{"config.example.yaml", "config.demo.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			var cfg map[string]any
+			b, err := os.ReadFile(filepath.Join("..", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := yaml.Unmarshal(b, &cfg); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			validate(t, name, b)
+		})
+	}
+}
+
+// validate runs `otelcol-stackone validate` on a configuration, with dummy values for the variables it reads.
+func validate(t *testing.T, name string, cfg []byte) {
+	t.Helper()
+	bin := os.Getenv(binEnv)
+	if bin == "" {
+		t.Logf("%s: YAML checked; `otelcol-stackone validate` skipped (set %s to the built binary, or run `make test-e2e`)", name, binEnv)
+		return
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "validate", "--config", path)
+	cmd.Env = append(os.Environ(),
+		"STACKONE_API_KEY=dummy-key",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318",
+		"MY_POD_IP=127.0.0.1",
+		"STACKONE_STORAGE_DIR="+filepath.Join(dir, "storage"),
+	)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("otelcol-stackone validate %s: %v\n%s\nconfig:\n%s", name, err, out, cfg)
+	}
+}
+
+// helmMerge overlays user values on chart defaults as Helm does: maps merge key by key, anything else
+// (lists included) replaces, and a null removes the key.
+func helmMerge(defaults, user map[string]any) map[string]any {
+	out := make(map[string]any, len(defaults))
+	for k, v := range defaults {
+		out[k] = v
+	}
+	for k, v := range user {
+		switch uv := v.(type) {
+		case nil:
+			delete(out, k)
+		case map[string]any:
+			if dv, ok := out[k].(map[string]any); ok {
+				out[k] = helmMerge(dv, uv)
+			} else {
+				out[k] = uv
+			}
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func stripNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if e != nil {
+				out[k] = stripNulls(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			out = append(out, stripNulls(e))
+		}
+		return out
+	}
+	return v
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func marshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// dig follows a dotted path through nested maps; nil when any step is missing.
+func dig(v any, path string) any {
+	for len(path) > 0 {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		key := path
+		if i := bytes.IndexByte([]byte(path), '.'); i >= 0 {
+			key, path = path[:i], path[i+1:]
+		} else {
+			path = ""
+		}
+		v = m[key]
+	}
+	return v
+}
+
+func asList(v any) []map[string]any {
+	items, _ := v.([]any)
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func asStrings(v any) []string {
+	items, _ := v.([]any)
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func findByName(t *testing.T, items []map[string]any, name string) map[string]any {
+	t.Helper()
+	for _, it := range items {
+		if it["name"] == name {
+			return it
+		}
+	}
+	return nil
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Demo: the bundled fake StackOne API (cmd/stackone-fake) with an hour of backfill and live traffic, and the
+# collector reading it with config.demo.yaml, printing every log record (debug exporter). Ctrl-C stops both.
+#
+# Env: DEMO_LISTEN (127.0.0.1:8089), DEMO_BACKFILL (500), DEMO_RATE (2 live entries/s), DEMO_FAULT_RATE (0),
+#      STACKONE_FAKE_API_KEY (demo-key; config.demo.yaml sends demo-key, so change both or neither).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
+listen="${DEMO_LISTEN:-127.0.0.1:8089}"
+collector="$root/_build/otelcol-stackone"
+fake="$root/bin/stackone-fake"
+
+if [[ ! -x "$collector" ]]; then
+	echo "demo: $collector is missing; building it with 'make build' (a cold build takes a few minutes)" >&2
+	make build
+fi
+echo "demo: building the fake StackOne API into bin/"
+go build -o "$fake" ./cmd/stackone-fake
+
+mkdir -p .demo-storage
+
+fake_pid=""
+col_pid=""
+cleanup() {
+	trap - EXIT INT TERM
+	for pid in $col_pid $fake_pid; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in $col_pid $fake_pid; do
+		wait "$pid" 2>/dev/null || true
+	done
+	echo "demo: stopped (the position is kept in .demo-storage; delete it to replay the backfill)"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$fake" -listen "$listen" -backfill "${DEMO_BACKFILL:-500}" -backfill-window 1h \
+	-rate "${DEMO_RATE:-2}" -fault-rate "${DEMO_FAULT_RATE:-0}" 2> >(sed 's/^/[fake] /' >&2) &
+fake_pid=$!
+
+# Wait (bounded) until the fake accepts connections before starting the collector.
+for _ in $(seq 1 50); do
+	if (exec 3<>"/dev/tcp/${listen%:*}/${listen##*:}") 2>/dev/null; then
+		break
+	fi
+	if ! kill -0 "$fake_pid" 2>/dev/null; then
+		echo "demo: the fake API exited; is $listen already in use?" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+STACKONE_DEMO_ENDPOINT="http://$listen" "$collector" --config config.demo.yaml &
+col_pid=$!
+
+echo "demo: fake API on http://$listen (pid $fake_pid), collector pid $col_pid; Ctrl-C to stop"
+# Return as soon as either process exits; the EXIT trap stops the other one.
+wait -n "$fake_pid" "$col_pid"
