@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
@@ -229,4 +230,18 @@ func consumerFunc(f func(context.Context, plog.Logs) error) consumer.Logs {
 		panic(err)
 	}
 	return c
+}
+
+// stopAfterPages forwards pages to sink and closes the returned channel once n pages were accepted: the test
+// then shuts the receiver down while the next page is in flight, as a collector restart would.
+func stopAfterPages(t *testing.T, sink *consumertest.LogsSink, n int) (consumer.Logs, <-chan struct{}) {
+	stopping := make(chan struct{})
+	pages := 0
+	return consumerFunc(func(ctx context.Context, ld plog.Logs) error {
+		assert.NoError(t, sink.ConsumeLogs(ctx, ld))
+		if pages++; pages == n {
+			close(stopping)
+		}
+		return nil
+	}), stopping
 }

@@ -102,21 +102,10 @@ func TestRestartMidBackfillResumesWithoutLossOrRepeat(t *testing.T) {
 	backlog := w.fake.GenerateRequestLogs(300, time.Now().Add(-55*time.Minute), 10*time.Second, 3)
 	want := idsOf(backlog, "request_id")
 
-	// The first receiver stops after its third page: Shutdown is asked for from inside the pipeline, as a
-	// collector restart would arrive while a page is in flight.
+	// The first receiver stops after its third page, while the fourth is in flight.
 	first := new(consumertest.LogsSink)
-	stopping := make(chan struct{})
-	pages := 0
-	var r1 *run
-	cons := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
-		assert.NoError(t, first.ConsumeLogs(ctx, ld))
-		pages++
-		if pages == 3 {
-			close(stopping)
-		}
-		return nil
-	})
-	r1 = w.start(w.config(), cons)
+	cons, stopping := stopAfterPages(t, first, 3)
+	r1 := w.start(w.config(), cons)
 	<-stopping
 	r1.stop()
 	got1 := ids(first)

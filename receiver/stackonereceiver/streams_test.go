@@ -99,15 +99,7 @@ func TestActionLogsRestartAndLateArrival(t *testing.T) {
 	want := idsOf(backlog, "log_id")
 
 	first := new(consumertest.LogsSink)
-	stopping := make(chan struct{})
-	pages := 0
-	cons := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
-		assert.NoError(t, first.ConsumeLogs(ctx, ld))
-		if pages++; pages == 3 {
-			close(stopping)
-		}
-		return nil
-	})
+	cons, stopping := stopAfterPages(t, first, 3)
 	r1 := w.start(actionOnly(w.config()), cons)
 	<-stopping
 	r1.stop()
