@@ -232,12 +232,19 @@ func consumerFunc(f func(context.Context, plog.Logs) error) consumer.Logs {
 	return c
 }
 
-// stopAfterPages forwards pages to sink and closes the returned channel once n pages were accepted: the test
-// then shuts the receiver down while the next page is in flight, as a collector restart would.
+// stopAfterPages forwards the first n pages to sink and then closes the returned channel; every later page
+// is refused (and retried by the receiver) until the test shuts the receiver down, so exactly n pages are
+// accepted and the next one is in flight at shutdown, as in a collector restart.
 func stopAfterPages(t *testing.T, sink *consumertest.LogsSink, n int) (consumer.Logs, <-chan struct{}) {
 	stopping := make(chan struct{})
+	var mu sync.Mutex
 	pages := 0
 	return consumerFunc(func(ctx context.Context, ld plog.Logs) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if pages == n {
+			return errRefused
+		}
 		assert.NoError(t, sink.ConsumeLogs(ctx, ld))
 		if pages++; pages == n {
 			close(stopping)
