@@ -32,24 +32,17 @@ type ActionLogFilter struct {
 	Success           *bool    `mapstructure:"success"`
 }
 
-// Lists returns the string list filters with their config keys and body keys.
+// Lists returns the string list filters with their config keys and the API's body keys.
 func (f ActionLogFilter) Lists() []NamedList {
 	return []NamedList{
-		{"account_ids", f.AccountIDs}, {"action_ids", f.ActionIDs}, {"action_run_ids", f.ActionRunIDs},
-		{"action_types", f.ActionTypes}, {"categories", f.Categories}, {"connector_keys", f.ConnectorKeys},
-		{"connector_versions", f.ConnectorVersions}, {"modes", f.Modes}, {"origin_owner_ids", f.OriginOwnerIDs},
-		{"origin_owner_names", f.OriginOwnerNames}, {"source_ids", f.SourceIDs}, {"source_types", f.SourceTypes},
-		{"http_methods", f.HTTPMethods},
+		{"account_ids", f.AccountIDs, "account_secure_id"}, {"action_ids", f.ActionIDs, "action_id"},
+		{"action_run_ids", f.ActionRunIDs, "action_run_id"}, {"action_types", f.ActionTypes, "action_type"},
+		{"categories", f.Categories, "category"}, {"connector_keys", f.ConnectorKeys, "connector_key"},
+		{"connector_versions", f.ConnectorVersions, "connector_version"}, {"modes", f.Modes, "mode"},
+		{"origin_owner_ids", f.OriginOwnerIDs, "origin_owner_id"}, {"origin_owner_names", f.OriginOwnerNames, "origin_owner_name"},
+		{"source_ids", f.SourceIDs, "source_id"}, {"source_types", f.SourceTypes, "source_type"},
+		{"http_methods", f.HTTPMethods, "http_method"},
 	}
-}
-
-// bodyKeys maps config keys to the API's body keys.
-var bodyKeys = map[string]string{
-	"account_ids": "account_secure_id", "action_ids": "action_id", "action_run_ids": "action_run_id",
-	"action_types": "action_type", "categories": "category", "connector_keys": "connector_key",
-	"connector_versions": "connector_version", "modes": "mode", "origin_owner_ids": "origin_owner_id",
-	"origin_owner_names": "origin_owner_name", "source_ids": "source_id", "source_types": "source_type",
-	"http_methods": "http_method",
 }
 
 // ActionQuery is one page request on POST /logs/actions, always in ascending event time.
@@ -75,7 +68,7 @@ func (q ActionQuery) Body() map[string]any {
 				vals[i] = strings.ToLower(v)
 			}
 		}
-		filters[bodyKeys[l.Key]] = vals
+		filters[l.Body] = vals
 	}
 	if len(q.Filter.StatusCodes) > 0 {
 		codes := make([]string, len(q.Filter.StatusCodes)) // the API takes status codes as strings

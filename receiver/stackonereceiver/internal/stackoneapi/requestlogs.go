@@ -35,19 +35,21 @@ type RequestLogFilter struct {
 	Success        *bool    `mapstructure:"success"`
 }
 
-// NamedList is one list filter with its query key.
+// NamedList is one list filter: its config key (also the query key of the request-log endpoints) and, for
+// action logs, the differently named key of the JSON body.
 type NamedList struct {
 	Key    string
 	Values []string
+	Body   string
 }
 
 // Lists returns the string list filters with their query keys, in the order the SDKs send them.
 func (f RequestLogFilter) Lists() []NamedList {
 	return []NamedList{
-		{"account_ids", f.AccountIDs}, {"providers", f.Providers}, {"services", f.Services},
-		{"actions", f.Actions}, {"resources", f.Resources}, {"sub_resources", f.SubResources},
-		{"child_resources", f.ChildResources}, {"http_methods", f.HTTPMethods}, {"request_ids", f.RequestIDs},
-		{"source_ids", f.SourceIDs}, {"source_types", f.SourceTypes}, {"source_values", f.SourceValues},
+		{Key: "account_ids", Values: f.AccountIDs}, {Key: "providers", Values: f.Providers}, {Key: "services", Values: f.Services},
+		{Key: "actions", Values: f.Actions}, {Key: "resources", Values: f.Resources}, {Key: "sub_resources", Values: f.SubResources},
+		{Key: "child_resources", Values: f.ChildResources}, {Key: "http_methods", Values: f.HTTPMethods}, {Key: "request_ids", Values: f.RequestIDs},
+		{Key: "source_ids", Values: f.SourceIDs}, {Key: "source_types", Values: f.SourceTypes}, {Key: "source_values", Values: f.SourceValues},
 	}
 }
 
