@@ -26,7 +26,8 @@ func (r *stackoneReceiver) newActionStream(client *stackoneapi.Client, filter st
 			if err != nil {
 				return err
 			}
-			if err := st.deliver(ctx, page); err != nil {
+			newest, err := st.deliver(ctx, page)
+			if err != nil {
 				return err
 			}
 			if len(page.Entries)+page.NotObjects < q.PageSize ||
@@ -35,12 +36,6 @@ func (r *stackoneReceiver) newActionStream(client *stackoneapi.Client, filter st
 			}
 			// Re-query from just before the newest time read: a millisecond earlier keeps the rows that share
 			// that timestamp whether the API's start_time is inclusive or not; the re-read ones are dropped.
-			var newest time.Time
-			for _, e := range page.Entries {
-				if t, ok := eventTime(actionLogSchema, e); ok && t.After(newest) {
-					newest = t
-				}
-			}
 			if next := newest.Add(-time.Millisecond); next.After(q.Start) {
 				q.Start, q.Page = next, 1
 			} else {

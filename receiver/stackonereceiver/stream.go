@@ -72,7 +72,7 @@ func (r *stackoneReceiver) newCursorStream(s *schema, client *stackoneapi.Client
 			if err != nil {
 				return err
 			}
-			if err := st.deliver(ctx, page); err != nil {
+			if _, err := st.deliver(ctx, page); err != nil {
 				return err
 			}
 			if page.Next == "" {
@@ -251,7 +251,8 @@ func (s *stream) reportStatus(ev *componentstatus.Event) {
 }
 
 // deliver sends the page's new entries downstream and, only once they are accepted, advances the position.
-func (s *stream) deliver(ctx context.Context, page stackoneapi.Page) error {
+// It returns the newest event time on the page (zero when none parses), which keyset paging continues from.
+func (s *stream) deliver(ctx context.Context, page stackoneapi.Page) (newest time.Time, err error) {
 	s.r.telemetry.ReceiverStackonePagesFetched.Add(ctx, 1, s.attrs)
 	if page.NotObjects > 0 {
 		s.r.telemetry.ReceiverStackoneEntriesMalformed.Add(ctx, int64(page.NotObjects), metric.WithAttributes(attribute.String("stream", s.schema.stream), attribute.String("reason", "not_an_object")))
@@ -265,7 +266,6 @@ func (s *stream) deliver(ctx context.Context, page stackoneapi.Page) error {
 	inPage := make(map[string]bool, len(page.Entries))
 	ld, lrs := s.r.mapper.newLogs()
 	observed := pcommon.NewTimestampFromTime(s.r.now())
-	var newest time.Time
 	dups, invalid := 0, 0
 	for _, e := range page.Entries {
 		t, _ := eventTime(s.schema, e)
@@ -294,10 +294,10 @@ func (s *stream) deliver(ctx context.Context, page stackoneapi.Page) error {
 		s.r.sampled.Warn("Emitted entries without fields whose values had an unexpected type", zap.String("stream", s.schema.stream), zap.Int("entries", invalid))
 	}
 	if len(fresh) == 0 {
-		return nil
+		return newest, nil
 	}
 	if err := s.consume(ctx, ld); err != nil {
-		return err
+		return newest, err
 	}
 	now := s.r.now()
 	for _, f := range fresh {
@@ -306,7 +306,7 @@ func (s *stream) deliver(ctx context.Context, page stackoneapi.Page) error {
 	s.cp.prune(s.r.cfg.LateArrivalWindow)
 	s.r.telemetry.ReceiverStackoneRecordsEmitted.Add(ctx, int64(len(fresh)), s.attrs)
 	s.save(ctx)
-	return nil
+	return newest, nil
 }
 
 // consume hands a page to the pipeline. A refusal (memory_limiter, a full queue) is retried with back-off and
