@@ -12,16 +12,15 @@
 ARG GO_VERSION=1.26
 
 FROM golang:${GO_VERSION} AS build
-# Static binary for the distroless/static runtime; module downloads through the Go module proxy only.
+# Static binary for the distroless/static runtime.
 ENV CGO_ENABLED=0 \
-    GOPROXY=https://proxy.golang.org \
     GOFLAGS=-buildvcs=false
 WORKDIR /src
 # Dependencies first, so source edits do not invalidate the module download layer.
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# `make build` installs the pinned ocb (.tools/bin/builder) and builds _build/otelcol-stackone from
+# `make build` installs the pinned ocb (.tools/bin/builder-<version>) and builds _build/otelcol-stackone from
 # builder-config.yaml.
 RUN --mount=type=cache,target=/root/.cache/go-build \
     make build \

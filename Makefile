@@ -2,16 +2,18 @@
 SHELL := /bin/bash
 ROOT  := $(abspath .)
 TOOLS := $(ROOT)/.tools/bin
-# Our module proxy is a filtered mirror; direct fetches cannot reach anything and only slow failures down.
-export GOPROXY ?= https://proxy.golang.org
+# Builds need no VCS metadata, so a tarball or a copy of the tree builds like a checkout.
 export GOFLAGS ?= -buildvcs=false
 
 OCB_VERSION      := v0.162.0
 MDATAGEN_VERSION := v0.159.0
-OCB      := $(TOOLS)/builder
-MDATAGEN := $(TOOLS)/mdatagen
 GOLANGCI_LINT_VERSION := v2.6.2
-GOLANGCI_LINT := $(TOOLS)/golangci-lint
+# Each tool's file name carries its pinned version, so changing a pin installs the new one.
+OCB      := $(TOOLS)/builder-$(OCB_VERSION)
+MDATAGEN := $(TOOLS)/mdatagen-$(MDATAGEN_VERSION)
+GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+# Go sources for gofmt, found without git so `make vet` also works in an exported tree.
+GO_SOURCES = $(shell find . -name '*.go' -not -path './.tools/*' -not -path './_build/*' -not -path './contract/node_modules/*')
 RECEIVER := receiver/stackonereceiver
 
 .PHONY: all tools generate vet lint test test-unit fuzz bench clean
@@ -19,14 +21,16 @@ RECEIVER := receiver/stackonereceiver
 all: test
 
 $(OCB):
-	GOBIN=$(TOOLS) go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	GOBIN=$(TOOLS)/.install go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	mv $(TOOLS)/.install/builder $@
 
 # mdatagen cannot be `go install`ed here (its go.mod has replaces); the tools module pins it instead.
 $(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
 	cd internal/tools && go build -o $(MDATAGEN) go.opentelemetry.io/collector/cmd/mdatagen
 
 $(GOLANGCI_LINT):
-	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	GOBIN=$(TOOLS)/.install go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(TOOLS)/.install/golangci-lint $@
 
 tools: $(OCB) $(MDATAGEN) $(GOLANGCI_LINT)
 
@@ -36,7 +40,7 @@ generate: $(MDATAGEN)
 
 vet:
 	go vet ./...
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@test -z "$$(gofmt -l $(GO_SOURCES))" || { echo "gofmt needed:"; gofmt -l $(GO_SOURCES); exit 1; }
 
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
@@ -55,8 +59,9 @@ test: vet test-unit fuzz test-contract test-e2e
 bench:
 	go test -run '^$$' -bench . -benchmem ./$(RECEIVER)/...
 
+## clean: remove everything the Makefile, the demo and the tests create (tools, builds, state, npm packages)
 clean:
-	rm -rf _build .tools
+	rm -rf _build .tools bin .demo-storage .stackone-storage contract/node_modules
 
 # The distribution, the demo and the end-to-end test (mk/dist.mk); the SDK contract test (mk/contract.mk).
 include mk/*.mk

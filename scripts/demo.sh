@@ -9,7 +9,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
 listen="${DEMO_LISTEN:-127.0.0.1:8089}"
 collector="$root/_build/otelcol-stackone"
 fake="$root/bin/stackone-fake"

@@ -1,4 +1,4 @@
 // Package stackonereceiver polls StackOne's logs APIs and emits each entry as an OTLP log record.
 //
-//go:generate ../../.tools/bin/mdatagen metadata.yaml
+//go:generate make -C ../.. generate
 package stackonereceiver
