@@ -189,3 +189,9 @@ func (e *DecodeError) Error() string {
 	return "StackOne API page could not be decoded: " + e.Err.Error()
 }
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// TooLargeError is an answer bigger than the receiver accepts: a body over the configured size limit, or a page
+// with far more entries than were asked for. The same request would get the same answer, so it is not retried.
+type TooLargeError struct{ Reason string }
+
+func (e *TooLargeError) Error() string { return "StackOne API answer refused: " + e.Reason }
