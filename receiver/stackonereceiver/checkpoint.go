@@ -99,13 +99,14 @@ func (s *positionStore) load(ctx context.Context) (*checkpoint, error) {
 	return &cp, nil
 }
 
-func (s *positionStore) save(ctx context.Context, cp *checkpoint) error {
+// save writes the position and returns how many bytes it wrote.
+func (s *positionStore) save(ctx context.Context, cp *checkpoint) (int, error) {
 	raw, err := json.Marshal(cp)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.client.Set(ctx, s.key, raw); err != nil {
-		return fmt.Errorf("saving position %q to storage: %w", s.key, err)
+		return 0, fmt.Errorf("saving position %q to storage: %w", s.key, err)
 	}
-	return nil
+	return len(raw), nil
 }

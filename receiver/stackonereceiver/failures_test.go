@@ -204,6 +204,9 @@ func TestStreamNotFoundIsDisabledUntilRestart(t *testing.T) {
 		t.Fatal("the stream neither stopped nor polled")
 	}
 	assert.Len(t, w.fake.Requests(), 1)
+	metadatatest.AssertEqualReceiverStackoneStreamDisabled(t, r.tel, []metricdata.DataPoint[int64]{{Attributes: streamAttr(), Value: 1}}, metricdatatest.IgnoreTimestamp())
+	_, err := r.tel.GetMetric("otelcol_receiver_stackone_last_successful_poll")
+	assert.Error(t, err, "a stream that never read successfully has no last successful poll")
 }
 
 func TestMalformedEntriesAreCountedAndTheRestFlows(t *testing.T) {

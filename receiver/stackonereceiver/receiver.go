@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
@@ -111,8 +112,11 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	for _, s := range r.enabledStreams(client) {
-		r.streams = append(r.streams, s)
+	r.streams = r.enabledStreams(client)
+	if err := r.registerGauges(); err != nil {
+		return err
+	}
+	for _, s := range r.streams {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -137,6 +141,30 @@ func (r *stackoneReceiver) enabledStreams(client *stackoneapi.Client) []*stream 
 		out = append(out, r.newCursorStream(platformLogSchema, client, stackoneapi.PlatformLogsPath, r.cfg.PlatformLogs.Filter))
 	}
 	return out
+}
+
+// registerGauges observes each stream's state at collection time, so a stream that cannot read shows it at once.
+func (r *stackoneReceiver) registerGauges() error {
+	return errors.Join(
+		r.telemetry.RegisterReceiverStackoneLastSuccessfulPollCallback(func(_ context.Context, o metric.Float64Observer) error {
+			for _, s := range r.streams {
+				if ns := s.lastSuccess.Load(); ns > 0 {
+					o.Observe(float64(ns)/1e9, s.attrs)
+				}
+			}
+			return nil
+		}),
+		r.telemetry.RegisterReceiverStackoneStreamDisabledCallback(func(_ context.Context, o metric.Int64Observer) error {
+			for _, s := range r.streams {
+				disabled := int64(0)
+				if s.disabled.Load() {
+					disabled = 1
+				}
+				o.Observe(disabled, s.attrs)
+			}
+			return nil
+		}),
+	)
 }
 
 // openStorage returns the configured storage extension's client, or an in-memory stand-in that forgets the

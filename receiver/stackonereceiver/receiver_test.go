@@ -32,6 +32,10 @@ func TestEveryEntryArrivesExactlyOnceOverSeveralPolls(t *testing.T) {
 	assert.Equal(t, testPollInterval, r.awaitPoll())
 	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
 	assert.GreaterOrEqual(t, sink.LogRecordCount(), 230)
+	lastPoll, err := r.tel.GetMetric("otelcol_receiver_stackone_last_successful_poll")
+	require.NoError(t, err)
+	at := lastPoll.Data.(metricdata.Gauge[float64]).DataPoints[0].Value
+	assert.InDelta(t, float64(now.Unix()), at, float64(time.Minute/time.Second), "the last successful poll is about now")
 
 	// New traffic between polls; the next poll re-reads the late-arrival window and must not repeat it.
 	fresh := w.fake.GenerateRequestLogs(40, time.Now().Add(-time.Second), 10*time.Millisecond, 2)

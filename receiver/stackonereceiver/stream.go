@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -38,6 +39,10 @@ type stream struct {
 	// poll reads from the checkpoint to the end of the stream, delivering page by page.
 	poll  func(ctx context.Context) error
 	attrs metric.MeasurementOption
+
+	// Read by the telemetry callbacks while the stream runs.
+	lastSuccess atomic.Int64 // Unix nanoseconds of the last successful API call, 0 before the first
+	disabled    atomic.Bool
 }
 
 func (r *stackoneReceiver) newStream(s *schema) *stream {
@@ -108,6 +113,7 @@ func (s *stream) run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, errStreamNotFound):
+			s.disabled.Store(true)
 			s.r.settings.Logger.Error("StackOne answered 404 for this log stream: it is not enabled for this account or endpoint. The stream is disabled until restart; other streams keep flowing.",
 				zap.String("stream", s.schema.stream), zap.Error(err))
 			return
@@ -185,6 +191,7 @@ func (s *stream) fetch(ctx context.Context, call func(context.Context) (stackone
 	for {
 		page, err := call(ctx)
 		if err == nil {
+			s.lastSuccess.Store(s.r.now().UnixNano())
 			s.reportStatus(componentstatus.NewEvent(componentstatus.StatusOK))
 			return page, nil
 		}
@@ -344,7 +351,9 @@ func (s *stream) consume(ctx context.Context, ld plog.Logs) error {
 // save writes the position. A failure is logged and counted but does not stop polling: the in-memory position
 // is still right, and the next page's save writes it again.
 func (s *stream) save(ctx context.Context) {
-	if err := s.store.save(ctx, s.cp); err != nil {
+	n, err := s.store.save(ctx, s.cp)
+	s.r.telemetry.ReceiverStackoneCheckpointBytes.Add(ctx, int64(n), s.attrs)
+	if err != nil {
 		s.r.telemetry.ReceiverStackoneCheckpointErrors.Add(ctx, 1, s.attrs)
 		s.r.sampled.Error("Could not save the position; polling continues and the next page retries the save", zap.String("stream", s.schema.stream), zap.Error(err))
 	}
@@ -354,5 +363,6 @@ func (s *stream) saveFinal(ctx context.Context) error {
 	if s.cp == nil {
 		return nil
 	}
-	return s.store.save(ctx, s.cp)
+	_, err := s.store.save(ctx, s.cp)
+	return err
 }

@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -23,17 +25,20 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                             metric.Meter
-	mu                                sync.Mutex
-	registrations                     []metric.Registration
-	ReceiverStackoneAPIErrors         metric.Int64Counter
-	ReceiverStackoneCheckpointErrors  metric.Int64Counter
-	ReceiverStackoneDuplicatesDropped metric.Int64Counter
-	ReceiverStackoneEntriesMalformed  metric.Int64Counter
-	ReceiverStackoneLag               metric.Float64Gauge
-	ReceiverStackonePagesFetched      metric.Int64Counter
-	ReceiverStackoneRecordsEmitted    metric.Int64Counter
-	ReceiverStackoneRetries           metric.Int64Counter
+	meter                              metric.Meter
+	mu                                 sync.Mutex
+	registrations                      []metric.Registration
+	ReceiverStackoneAPIErrors          metric.Int64Counter
+	ReceiverStackoneCheckpointBytes    metric.Int64Counter
+	ReceiverStackoneCheckpointErrors   metric.Int64Counter
+	ReceiverStackoneDuplicatesDropped  metric.Int64Counter
+	ReceiverStackoneEntriesMalformed   metric.Int64Counter
+	ReceiverStackoneLag                metric.Float64Gauge
+	ReceiverStackoneLastSuccessfulPoll metric.Float64ObservableGauge
+	ReceiverStackonePagesFetched       metric.Int64Counter
+	ReceiverStackoneRecordsEmitted     metric.Int64Counter
+	ReceiverStackoneRetries            metric.Int64Counter
+	ReceiverStackoneStreamDisabled     metric.Int64ObservableGauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -45,6 +50,56 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterReceiverStackoneLastSuccessfulPollCallback sets callback for observable ReceiverStackoneLastSuccessfulPoll metric.
+func (builder *TelemetryBuilder) RegisterReceiverStackoneLastSuccessfulPollCallback(cb metric.Float64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerFloat64{inst: builder.ReceiverStackoneLastSuccessfulPoll, obs: o})
+		return nil
+	}, builder.ReceiverStackoneLastSuccessfulPoll)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverStackoneStreamDisabledCallback sets callback for observable ReceiverStackoneStreamDisabled metric.
+func (builder *TelemetryBuilder) RegisterReceiverStackoneStreamDisabledCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverStackoneStreamDisabled, obs: o})
+		return nil
+	}, builder.ReceiverStackoneStreamDisabled)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
+}
+
+type observerFloat64 struct {
+	embedded.Float64Observer
+	inst metric.Float64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerFloat64) Observe(value float64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveFloat64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -71,6 +126,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneCheckpointBytes, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_checkpoint_bytes",
+		metric.WithDescription("Bytes written to the storage extension for the position, page records and deletions included. [Alpha]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneCheckpointErrors, err = builder.meter.Int64Counter(
 		"otelcol_receiver_stackone_checkpoint_errors",
 		metric.WithDescription("Failed reads or writes of the position in the storage extension. [Alpha]"),
@@ -95,6 +156,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("s"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneLastSuccessfulPoll, err = builder.meter.Float64ObservableGauge(
+		"otelcol_receiver_stackone_last_successful_poll",
+		metric.WithDescription("Unix time (seconds) when the stream last read the API successfully; alert on time() minus this. [Alpha]"),
+		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverStackonePagesFetched, err = builder.meter.Int64Counter(
 		"otelcol_receiver_stackone_pages_fetched",
 		metric.WithDescription("Pages of log entries read from the StackOne API. [Alpha]"),
@@ -111,6 +178,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_stackone_retries",
 		metric.WithDescription("Retries of an API call or of a refused ConsumeLogs. [Alpha]"),
 		metric.WithUnit("{retry}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneStreamDisabled, err = builder.meter.Int64ObservableGauge(
+		"otelcol_receiver_stackone_stream_disabled",
+		metric.WithDescription("1 while a stream is disabled until restart (the API answered 404 for it repeatedly), else 0. [Alpha]"),
+		metric.WithUnit("1"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -19,7 +20,16 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	require.NoError(t, tb.RegisterReceiverStackoneLastSuccessfulPollCallback(func(_ context.Context, observer metric.Float64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
+	require.NoError(t, tb.RegisterReceiverStackoneStreamDisabledCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	tb.ReceiverStackoneAPIErrors.Add(context.Background(), 1)
+	tb.ReceiverStackoneCheckpointBytes.Add(context.Background(), 1)
 	tb.ReceiverStackoneCheckpointErrors.Add(context.Background(), 1)
 	tb.ReceiverStackoneDuplicatesDropped.Add(context.Background(), 1)
 	tb.ReceiverStackoneEntriesMalformed.Add(context.Background(), 1)
@@ -28,6 +38,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)
 	AssertEqualReceiverStackoneAPIErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneCheckpointBytes(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneCheckpointErrors(t, testTel,
@@ -42,6 +55,9 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualReceiverStackoneLag(t, testTel,
 		[]metricdata.DataPoint[float64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneLastSuccessfulPoll(t, testTel,
+		[]metricdata.DataPoint[float64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackonePagesFetched(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -49,6 +65,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneRetries(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneStreamDisabled(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
