@@ -9,15 +9,17 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
 type storedAction struct {
-	raw map[string]any
-	at  time.Time // event_time, else start_time, else ingestion time
-	seq uint64
+	raw   map[string]any
+	at    time.Time // event_time, else start_time, else ingestion time
+	logID string
+	seq   uint64
 }
 
 // actionFilters mirrors the documented body of POST /logs/actions; decoding
@@ -104,7 +106,11 @@ func (s *Server) AddActionLogs(entries ...map[string]any) {
 			at = now
 		}
 		s.seq++
-		s.actionLogs = append(s.actionLogs, storedAction{raw: raw, at: at.Round(0).UTC(), seq: s.seq})
+		a := storedAction{raw: raw, at: at.Round(0).UTC(), logID: lookupString(raw, "log_id"), seq: s.seq}
+		// Kept in event-time order so a start_time bound is a binary search
+		// and the default order needs no sort per request.
+		i := sort.Search(len(s.actionLogs), func(i int) bool { return compareActions(s.actionLogs[i], a, "event_time") > 0 })
+		s.actionLogs = slices.Insert(s.actionLogs, i, a)
 	}
 }
 
@@ -198,13 +204,20 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if s.opts.NewestFirst {
+		orderBy, desc = "event_time", true
+	}
 	lists := f.lists()
 
 	s.mu.Lock()
 	var matched []storedAction
-	for _, a := range s.actionLogs {
-		if start != nil && a.at.Before(*start) || end != nil && a.at.After(*end) {
-			continue
+	first := 0
+	if start != nil {
+		first = sort.Search(len(s.actionLogs), func(i int) bool { return !s.actionLogs[i].at.Before(*start) })
+	}
+	for _, a := range s.actionLogs[first:] {
+		if end != nil && a.at.After(*end) {
+			break
 		}
 		if f.Success != nil {
 			v, ok := lookup(a.raw, "success")
@@ -226,13 +239,14 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	slices.SortStableFunc(matched, func(a, b storedAction) int {
-		c := compareActions(a, b, orderBy)
-		if desc {
-			return -c
-		}
-		return c
-	})
+	if orderBy != "event_time" {
+		slices.SortStableFunc(matched, func(a, b storedAction) int { return compareActions(a, b, orderBy) })
+	}
+	if desc {
+		// The order is total (seq breaks every tie), so reversing the
+		// ascending order is exactly the descending one.
+		slices.Reverse(matched)
+	}
 	var resp actionListResponse
 	resp.Query.Page, resp.Query.PageSize, resp.Total = page, size, len(matched)
 	resp.Data = []any{}
@@ -296,7 +310,7 @@ func compareActions(a, b storedAction, orderBy string) int {
 	if c != 0 {
 		return c
 	}
-	if c = strings.Compare(lookupString(a.raw, "log_id"), lookupString(b.raw, "log_id")); c != 0 {
+	if c = strings.Compare(a.logID, b.logID); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.seq, b.seq)

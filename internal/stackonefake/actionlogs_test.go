@@ -184,3 +184,62 @@ func TestActionLogByRunID(t *testing.T) {
 	resp, raw = do(t, ts, http.MethodGet, "/logs/actions/nope", nil, "")
 	requireErrorBody(t, http.StatusNotFound, resp, raw)
 }
+
+func TestActionLogsNewestFirst(t *testing.T) {
+	// Asked for ascending event time, answered newest first; page offsets
+	// stay consistent in that order, so paging sees every row once.
+	fake, ts := newTestServer(t, Options{NewestFirst: true})
+	gen := fake.GenerateActionLogs(47, t0, time.Second, 3)
+	want := field(gen[5:], "log_id")
+	slices.Reverse(want)
+	var got []string
+	for page := 1; page <= 5; page++ {
+		p := actionPage(t, ts, fmt.Sprintf(`{"filters":{"order_by":"duration_ms","order_direction":"asc","start_time":%q},"page":%d,"page_size":10}`,
+			formatTime(t0.Add(5*time.Second)), page))
+		require.Equal(t, 42, p.Total)
+		got = append(got, field(p.Data, "log_id")...)
+	}
+	require.Equal(t, want, got)
+}
+
+func TestActionLogsPageSizeCap(t *testing.T) {
+	// A server with its own cap answers fewer rows than asked for and says so
+	// in query.page_size; offsets follow the capped size.
+	fake, ts := newTestServer(t, Options{MaxPageSize: 4})
+	gen := fake.GenerateActionLogs(10, t0, time.Second, 3)
+	var got []string
+	for page := 1; page <= 3; page++ {
+		p := actionPage(t, ts, fmt.Sprintf(`{"filters":{"order_direction":"asc"},"page":%d,"page_size":100}`, page))
+		require.Equal(t, 4, p.Query.PageSize)
+		require.Equal(t, 10, p.Total)
+		require.LessOrEqual(t, len(p.Data), 4)
+		got = append(got, field(p.Data, "log_id")...)
+	}
+	require.Equal(t, field(gen, "log_id"), got)
+}
+
+func TestActionLogTimeBoundsInBothDirections(t *testing.T) {
+	fake, ts := newTestServer(t, Options{})
+	// out of order and with ties, so storage order is not insertion order
+	var entries []map[string]any
+	for _, i := range []int{9, 3, 7, 0, 5, 1, 8, 2, 6, 4, 5, 3} {
+		entries = append(entries, map[string]any{"log_id": fmt.Sprintf("l%d-%d", i, len(entries)), "event_time": formatTime(t0.Add(time.Duration(i) * time.Second))})
+	}
+	fake.AddActionLogs(entries...)
+	asc := []string{"l0-3", "l1-5", "l2-7", "l3-1", "l3-11", "l4-9", "l5-10", "l5-4", "l6-8", "l7-2", "l8-6", "l9-0"}
+	bounds := fmt.Sprintf(`"start_time":%q,"end_time":%q`, formatTime(t0.Add(3*time.Second)), formatTime(t0.Add(5*time.Second)))
+	for _, tt := range []struct {
+		name, filters string
+		want          []string
+	}{
+		{"all asc", `"order_direction":"asc"`, asc},
+		{"all desc", `"order_direction":"desc"`, reversed(asc)},
+		{"bounds asc", `"order_direction":"asc",` + bounds, asc[3:8]},
+		{"bounds desc", bounds, reversed(asc[3:8])},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := actionPage(t, ts, `{"filters":{`+tt.filters+`},"page_size":100}`)
+			require.Equal(t, tt.want, field(p.Data, "log_id"))
+		})
+	}
+}

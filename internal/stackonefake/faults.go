@@ -2,6 +2,7 @@ package stackonefake
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,6 +18,18 @@ type Fault struct {
 	Truncate   bool          // send only the first half of the real body, then drop the connection
 	Delay      time.Duration // wait this long (or until the request context ends) before answering
 	Times      int           // how many matching requests it applies to; 0 = 1
+	// BodySize grows the answer (the real one, or the error of Status) to
+	// exactly this many bytes with a "padding" string field at the top level,
+	// so it stays valid JSON of the documented shape; an answer already that
+	// large is sent as it is.
+	BodySize int
+	// TinyObjects answers 200 with a page of this many empty objects ({}),
+	// whatever page_size asked for: a small body that decodes into a huge
+	// number of entries.
+	TinyObjects int
+	// Chunked sends a BodySize or TinyObjects answer without Content-Length,
+	// so a client learns its size only by reading it.
+	Chunked bool
 }
 
 type pendingFault struct {
@@ -69,6 +82,18 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		w.Header().Set("Retry-After", f.RetryAfter)
 	}
 	switch {
+	case f.TinyObjects > 0:
+		writeTinyObjects(w, r, f.TinyObjects, f.Chunked)
+		return true
+	case f.BodySize > 0 && !f.Truncate:
+		rec := &capture{header: http.Header{}, status: http.StatusOK}
+		if f.Status != 0 {
+			s.writeError(rec, f.Status, http.StatusText(f.Status))
+		} else {
+			s.handle(rec, r)
+		}
+		writePadded(w, rec, f.BodySize, f.Chunked)
+		return true
 	case f.Status != 0 && !(f.Truncate && f.Status == http.StatusOK):
 		s.writeError(w, f.Status, http.StatusText(f.Status))
 		return true
@@ -78,6 +103,91 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 	default:
 		return false
 	}
+}
+
+// writePadded sends rec's answer grown to size bytes. The padding is a string
+// field when there is room for one, and JSON whitespace for the last few
+// bytes, so the size is exact whatever the answer was.
+func writePadded(w http.ResponseWriter, rec *capture, size int, chunked bool) {
+	body := rec.body.Bytes()
+	trimmed := bytes.TrimRight(body, " \n")
+	if gap := size - len(body); gap > 0 && bytes.HasSuffix(trimmed, []byte("}")) {
+		open := trimmed[:len(trimmed)-1]
+		field := `,"padding":"`
+		if bytes.HasSuffix(bytes.TrimRight(open, " "), []byte("{")) {
+			field = field[1:]
+		}
+		var b bytes.Buffer
+		b.Grow(size)
+		b.Write(open)
+		if n := size - len(open) - len(field) - len(`"}`); n >= 0 {
+			b.WriteString(field)
+			b.Write(bytes.Repeat([]byte("x"), n))
+			b.WriteByte('"')
+		}
+		b.Write(bytes.Repeat([]byte(" "), size-b.Len()-1))
+		b.WriteByte('}')
+		body = b.Bytes()
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	if chunked {
+		w.Header().Del("Content-Length")
+	} else {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(rec.status)
+	writeInPieces(w, body, chunked)
+}
+
+// writeTinyObjects streams {"data":[{},{},...]} without building it in
+// memory. The page ends like the endpoint's own: a null cursor on the cursor
+// streams, a total on /logs/actions.
+func writeTinyObjects(w http.ResponseWriter, r *http.Request, n int, chunked bool) {
+	head := `{"data":[`
+	tail := `],"next":null}`
+	if r.URL.Path == "/logs/actions" {
+		tail = `],"total":` + strconv.Itoa(n) + `}`
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if !chunked {
+		w.Header().Set("Content-Length", strconv.Itoa(len(head)+3*n-1+len(tail)))
+	}
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(w, head); err != nil {
+		return
+	}
+	piece := bytes.Repeat([]byte("{},"), 1<<14)
+	for left := n; left > 0; {
+		k := min(left, 1<<14)
+		chunk := piece[:3*k]
+		if left == k {
+			chunk = chunk[:len(chunk)-1] // no comma after the last element
+		}
+		if !writeInPieces(w, chunk, chunked) {
+			return
+		}
+		left -= k
+	}
+	_, _ = io.WriteString(w, tail)
+}
+
+// writeInPieces writes b, flushing after each piece when chunked so the
+// client sees a stream rather than one buffered answer. It reports whether
+// the client was still reading.
+func writeInPieces(w http.ResponseWriter, b []byte, chunked bool) bool {
+	for len(b) > 0 {
+		k := min(len(b), 64<<10)
+		if _, err := w.Write(b[:k]); err != nil {
+			return false
+		}
+		if f, ok := w.(http.Flusher); ok && chunked {
+			f.Flush()
+		}
+		b = b[k:]
+	}
+	return true
 }
 
 // writeTruncated sends the real answer's headers, including its full

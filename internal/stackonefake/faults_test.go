@@ -1,12 +1,15 @@
 package stackonefake
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,4 +153,105 @@ func TestFaultDelayEndsWithTheClient(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// rawDo sends one authenticated request and reads the whole answer.
+func rawDo(t *testing.T, ts *httptest.Server, method, path, body string) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, ts.URL+path, rd)
+	require.NoError(t, err)
+	req.SetBasicAuth(testKey, "")
+	resp, err := ts.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, b
+}
+
+func TestFaultBodySize(t *testing.T) {
+	fake, ts := newTestServer(t, Options{})
+	fake.GenerateRequestLogs(5, t0, time.Second, 1)
+	fake.GenerateActionLogs(5, t0, time.Second, 1)
+	_, plain := rawDo(t, ts, http.MethodGet, "/requests/logs", "")
+	realSize := len(plain)
+	tests := []struct {
+		name     string
+		method   string
+		path     string
+		status   int
+		size     int
+		chunked  bool
+		wantSize int
+	}{
+		{"cursor page, 1 MiB", http.MethodGet, "/requests/logs", 0, 1 << 20, false, 1 << 20},
+		{"cursor page streamed", http.MethodGet, "/requests/logs", 0, 1 << 20, true, 1 << 20},
+		{"action page", http.MethodPost, "/logs/actions", 0, 300_000, false, 300_000},
+		{"error body", http.MethodGet, "/requests/logs", http.StatusInternalServerError, 200_000, false, 200_000},
+		{"a few bytes over: whitespace", http.MethodGet, "/requests/logs", 0, realSize + 3, false, realSize + 3},
+		{"smaller than the answer: unchanged", http.MethodGet, "/requests/logs", 0, 10, false, realSize},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake.InjectFault(Fault{Path: tt.path, Status: tt.status, BodySize: tt.size, Chunked: tt.chunked})
+			resp, body := rawDo(t, ts, tt.method, tt.path, "")
+			wantStatus := cmp.Or(tt.status, http.StatusOK)
+			require.Equal(t, wantStatus, resp.StatusCode)
+			require.Len(t, body, tt.wantSize)
+			if tt.chunked {
+				require.EqualValues(t, -1, resp.ContentLength, "no Content-Length: the size is only known by reading")
+			} else {
+				require.EqualValues(t, tt.wantSize, resp.ContentLength)
+			}
+			// Still the documented shape, with the real entries.
+			var p struct {
+				Data       []map[string]any `json:"data"`
+				StatusCode int              `json:"statusCode"`
+			}
+			require.NoError(t, json.Unmarshal(body, &p))
+			if tt.status == 0 {
+				require.Len(t, p.Data, 5)
+			} else {
+				require.Equal(t, tt.status, p.StatusCode)
+			}
+		})
+	}
+	_, after := rawDo(t, ts, http.MethodGet, "/requests/logs", "")
+	require.Equal(t, plain, after, "one-shot: the next answer is the real one")
+}
+
+func TestFaultTinyObjects(t *testing.T) {
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		n       int
+		chunked bool
+		tail    string
+	}{
+		{"three million where 100 were asked for", http.MethodGet, "/requests/logs?page_size=100", 3_000_000, false, `],"next":null}`},
+		{"streamed", http.MethodGet, "/requests/logs/steps", 40_000, true, `],"next":null}`},
+		{"action logs", http.MethodPost, "/logs/actions", 1, false, `],"total":1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, ts := newTestServer(t, Options{})
+			fake.InjectFault(Fault{TinyObjects: tt.n, Chunked: tt.chunked})
+			resp, body := rawDo(t, ts, tt.method, tt.path, "")
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.True(t, json.Valid(body))
+			require.Equal(t, tt.n, bytes.Count(body, []byte("{}")))
+			require.True(t, bytes.HasPrefix(body, []byte(`{"data":[{}`)))
+			require.True(t, bytes.HasSuffix(body, []byte(tt.tail)))
+			if tt.chunked {
+				require.EqualValues(t, -1, resp.ContentLength)
+			} else {
+				require.EqualValues(t, len(body), resp.ContentLength)
+			}
+		})
+	}
 }

@@ -311,8 +311,13 @@ func (st *logStore) page(q logQuery, after *entryKey, size int) ([]storedEntry, 
 	out := make([]storedEntry, 0, min(size, 128))
 	if !q.Desc {
 		i := 0
+		// Entries are sorted by time, so the date bound is a binary search,
+		// not a scan: large loaded stores stay cheap to page.
+		if q.Start != nil {
+			i = sort.Search(len(es), func(i int) bool { return !es[i].key.at.Before(*q.Start) })
+		}
 		if after != nil {
-			i = sort.Search(len(es), func(i int) bool { return es[i].key.compare(*after) > 0 })
+			i = max(i, sort.Search(len(es), func(i int) bool { return es[i].key.compare(*after) > 0 }))
 		}
 		for ; i < len(es); i++ {
 			if q.End != nil && es[i].key.at.After(*q.End) {
@@ -329,8 +334,11 @@ func (st *logStore) page(q logQuery, after *entryKey, size int) ([]storedEntry, 
 		return out, false
 	}
 	i := len(es) - 1
+	if q.End != nil {
+		i = sort.Search(len(es), func(i int) bool { return es[i].key.at.After(*q.End) }) - 1
+	}
 	if after != nil {
-		i = sort.Search(len(es), func(i int) bool { return es[i].key.compare(*after) >= 0 }) - 1
+		i = min(i, sort.Search(len(es), func(i int) bool { return es[i].key.compare(*after) >= 0 })-1)
 	}
 	for ; i >= 0; i-- {
 		if q.Start != nil && es[i].key.at.Before(*q.Start) {
@@ -359,6 +367,11 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, st *logStore) 
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	if s.opts.NewestFirst {
+		// Overridden before the cursor comparison, so the cursor carries the
+		// order actually served and pages continue in it.
+		p.q.OrderBy, p.q.Desc = "eventDatetime", true
 	}
 	now := s.now()
 	var after *entryKey

@@ -3,6 +3,7 @@ package stackonefake
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -394,4 +395,95 @@ func TestConcurrentAddAndPage(t *testing.T) {
 	}
 	wg.Wait()
 	require.Len(t, pageAll(t, ts, "/requests/logs", url.Values{"page_size": {"1000"}}), 150)
+}
+
+func TestNewestFirstIgnoresTheRequestedOrder(t *testing.T) {
+	// Every cursor stream answers newest first whatever was asked, and the
+	// cursor keeps paging in that order: each entry exactly once.
+	for _, tt := range []struct {
+		path string
+		add  func(*Server, []map[string]any)
+	}{
+		{"/requests/logs", func(s *Server, e []map[string]any) { s.AddRequestLogs(e...) }},
+		{"/requests/logs/steps", func(s *Server, e []map[string]any) { s.AddStepLogs(e...) }},
+		{"/requests/platform-logs", func(s *Server, e []map[string]any) { s.AddPlatformLogs(e...) }},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			fake, ts := newTestServer(t, Options{NewestFirst: true})
+			var entries []map[string]any
+			for i := range 23 {
+				at := formatTime(t0.Add(time.Duration(i) * time.Second))
+				entries = append(entries, map[string]any{"request_id": fmt.Sprintf("r%02d", i), "event_datetime": at, "start_time": at})
+			}
+			tt.add(fake, entries)
+			for _, q := range []url.Values{
+				{"order_by": {"eventDatetime"}, "order_direction": {"asc"}, "page_size": {"5"}},
+				{"order_by": {"provider"}, "page_size": {"5"}, "start_date": {formatTime(t0.Add(3 * time.Second))}},
+			} {
+				want := field(entries, "request_id")
+				if q.Has("start_date") {
+					want = want[3:]
+				}
+				slices.Reverse(want)
+				require.Equal(t, want, field(pageAll(t, ts, tt.path, q), "request_id"), "%v", q)
+			}
+		})
+	}
+}
+
+func TestDateBoundsFindTheirStartInBothDirections(t *testing.T) {
+	// The first page of a dated query starts from a binary search; entries on
+	// the bound itself are included, in either order and across pages.
+	fake, ts := newTestServer(t, Options{})
+	var entries []map[string]any
+	for i := range 200 {
+		// two entries per instant, so a bound falls between equal times
+		at := formatTime(t0.Add(time.Duration(i/2) * time.Second))
+		entries = append(entries, map[string]any{"request_id": fmt.Sprintf("r%03d", i), "event_datetime": at})
+	}
+	fake.AddRequestLogs(entries...)
+	ids := field(entries, "request_id")
+	tests := []struct {
+		name string
+		q    url.Values
+		want []string
+	}{
+		{"start asc", url.Values{"start_date": {formatTime(t0.Add(40 * time.Second))}, "order_direction": {"asc"}}, ids[80:]},
+		{"end desc", url.Values{"end_date": {formatTime(t0.Add(40 * time.Second))}}, reversed(ids[:82])},
+		{"both asc", url.Values{"start_date": {formatTime(t0.Add(10 * time.Second))}, "end_date": {formatTime(t0.Add(20 * time.Second))}, "order_direction": {"asc"}}, ids[20:42]},
+		{"both desc", url.Values{"start_date": {formatTime(t0.Add(10 * time.Second))}, "end_date": {formatTime(t0.Add(20 * time.Second))}}, reversed(ids[20:42])},
+		{"start before all", url.Values{"start_date": {formatTime(t0.Add(-time.Hour))}, "order_direction": {"asc"}}, ids},
+		{"start after all", url.Values{"start_date": {formatTime(t0.Add(time.Hour))}, "order_direction": {"asc"}}, []string{}},
+		{"end before all", url.Values{"end_date": {formatTime(t0.Add(-time.Hour))}}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := cloneValues(tt.q)
+			q.Set("page_size", "7")
+			require.Equal(t, tt.want, append([]string{}, field(pageAll(t, ts, "/requests/logs", q), "request_id")...))
+		})
+	}
+}
+
+// BenchmarkFirstPageWithStartDate is the bench harness's access pattern: a
+// large store, and polls whose start_date lies near its end.
+func BenchmarkFirstPageWithStartDate(b *testing.B) {
+	fake := New(Options{})
+	fake.GenerateRequestLogs(200_000, t0, 10*time.Millisecond, 1)
+	q := url.Values{"start_date": {formatTime(t0.Add(1990 * time.Second))}, "order_direction": {"asc"}, "page_size": {"1"}}
+	req := httptest.NewRequest(http.MethodGet, "/requests/logs?"+q.Encode(), nil)
+	b.ResetTimer()
+	for range b.N {
+		w := httptest.NewRecorder()
+		fake.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+func reversed(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Reverse(out)
+	return out
 }

@@ -31,8 +31,14 @@ type Options struct {
 	// CamelCase serves request, step and platform log entries with camelCase
 	// keys, as StackOne's observability guide shows them.
 	CamelCase bool
-	// MaxPageSize clamps page_size; 0 means 1000.
+	// MaxPageSize clamps page_size on every list endpoint, /logs/actions
+	// included, as a server with its own cap does; 0 means 1000.
 	MaxPageSize int
+	// NewestFirst ignores order_by and order_direction on the cursor streams
+	// and /logs/actions and always answers by event time, newest first, as an
+	// API that does not honour the requested order would. Paging stays
+	// consistent in that order.
+	NewestFirst bool
 	// CursorTTL makes older `next` cursors fail with 400; 0 means never.
 	CursorTTL time.Duration
 }
