@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
+)
+
+// apiFront sits in front of the bundled fake: it makes every call take a fixed latency, fails a random share of
+// calls the way a struggling API does, and logs the time of every call against the producer currently reading
+// (one producer at a time), so requests per minute can be checked afterwards.
+type apiFront struct {
+	fake    *stackonefake.Server
+	latency atomic.Int64 // nanoseconds
+
+	mu        sync.Mutex
+	faultRate float64
+	rng       *rand.Rand
+	phase     *callLog
+}
+
+func newAPIFront(fake *stackonefake.Server, seed int64) *apiFront {
+	return &apiFront{fake: fake, rng: rand.New(rand.NewPCG(uint64(seed), 0xfa17))}
+}
+
+func (a *apiFront) setLatency(d time.Duration) { a.latency.Store(int64(d)) }
+
+func (a *apiFront) setFaultRate(r float64) {
+	a.mu.Lock()
+	a.faultRate = r
+	a.mu.Unlock()
+}
+
+// begin routes the calls that follow to a new log; onFirst runs once, on the first call, before any latency.
+func (a *apiFront) begin(onFirst func(time.Time)) *callLog {
+	l := &callLog{onFirst: onFirst, faults: map[string]int{}}
+	a.mu.Lock()
+	a.phase = l
+	a.mu.Unlock()
+	return l
+}
+
+// callLog is what one producer did to the API.
+type callLog struct {
+	onFirst func(time.Time)
+	once    sync.Once
+
+	mu     sync.Mutex
+	times  []time.Time
+	pages  int // 200 answers with data
+	faults map[string]int
+}
+
+func (l *callLog) snapshot() (times []time.Time, pages int, faults map[string]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := make(map[string]int, len(l.faults))
+	for k, v := range l.faults {
+		f[k] = v
+	}
+	return append([]time.Time(nil), l.times...), l.pages, f
+}
+
+func (l *callLog) first() (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.times) == 0 {
+		return time.Time{}, false
+	}
+	return l.times[0], true
+}
+
+type faultKind int
+
+const (
+	noFault faultKind = iota
+	fault429
+	fault5xx
+	faultTruncate
+)
+
+func (a *apiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	a.mu.Lock()
+	l := a.phase
+	kind := noFault
+	status5xx := 0
+	if a.faultRate > 0 && a.rng.Float64() < a.faultRate {
+		kind = faultKind(1 + a.rng.IntN(3))
+		status5xx = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}[a.rng.IntN(3)]
+	}
+	a.mu.Unlock()
+	if l != nil {
+		l.mu.Lock()
+		l.times = append(l.times, now)
+		l.mu.Unlock()
+		if l.onFirst != nil {
+			l.once.Do(func() { l.onFirst(now) })
+		}
+	}
+
+	if d := time.Duration(a.latency.Load()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+
+	count := func(name string) {
+		if l != nil {
+			l.mu.Lock()
+			l.faults[name]++
+			l.mu.Unlock()
+		}
+	}
+	switch kind {
+	case fault429:
+		count("429")
+		w.Header().Set("Retry-After", "1")
+		writeAPIError(w, http.StatusTooManyRequests)
+	case fault5xx:
+		count("5xx")
+		writeAPIError(w, status5xx)
+	case faultTruncate:
+		count("truncated")
+		// The real answer's headers, its full Content-Length and half its body: net/http then drops the
+		// connection, and the client sees the JSON end in the middle.
+		rec := httptest.NewRecorder()
+		a.fake.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		body := rec.Body.Bytes()
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body[:len(body)/2])
+	default:
+		sw := &statusWriter{ResponseWriter: w}
+		a.fake.ServeHTTP(sw, r)
+		if l != nil && (sw.status == 0 || sw.status == http.StatusOK) {
+			l.mu.Lock()
+			l.pages++
+			l.mu.Unlock()
+		}
+	}
+}
+
+// writeAPIError answers with StackOne's error body.
+func writeAPIError(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"statusCode":%d,"message":%q,"timestamp":%q}`+"\n",
+		status, http.StatusText(status), time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(status int) {
+	s.status = status
+	s.ResponseWriter.WriteHeader(status)
+}
+
+// visibility remembers when each id became visible in the API.
+type visibility struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func newVisibility() *visibility { return &visibility{at: map[string]time.Time{}} }
+
+func (v *visibility) add(id string, t time.Time) {
+	v.mu.Lock()
+	v.at[id] = t
+	v.mu.Unlock()
+}
+
+func (v *visibility) snapshot() map[string]time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make(map[string]time.Time, len(v.at))
+	for k, t := range v.at {
+		out[k] = t
+	}
+	return out
+}
+
+// liveTraffic adds request logs to the fake at rate per second until ctx ends; a lateFraction of them carry an
+// event time up to maxLate before the moment they are added (StackOne indexing them late). onVisible gets each
+// id with the moment it became visible.
+func liveTraffic(ctx context.Context, fake *stackonefake.Server, rate, lateFraction float64, maxLate time.Duration, seed int64, onVisible func(id string, at time.Time)) {
+	if rate <= 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x11fe))
+	start := time.Now()
+	produced := 0
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			due := int(now.Sub(start).Seconds()*rate) - produced
+			for range due {
+				at := time.Now()
+				if rng.Float64() < lateFraction {
+					at = at.Add(-time.Duration(rng.Float64() * float64(maxLate)))
+				}
+				for _, e := range fake.GenerateRequestLogs(1, at, 0, seed) {
+					if id, _ := e["request_id"].(string); id != "" {
+						onVisible(id, time.Now())
+					}
+				}
+				produced++
+			}
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
+)
+
+func getLogs(t *testing.T, url string) (*http.Response, []byte, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url+"/requests/logs?page_size=5", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(apiKey, "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}
+
+func TestAPIFrontFaultsAndCallLog(t *testing.T) {
+	fake := stackonefake.New(stackonefake.Options{APIKey: apiKey})
+	fake.GenerateRequestLogs(20, time.Now().Add(-time.Hour), time.Minute, 1)
+	front := newAPIFront(fake, 7)
+	srv := httptest.NewServer(front)
+	defer srv.Close()
+
+	var firstCalls int
+	calls := front.begin(func(time.Time) { firstCalls++ })
+	resp, body, err := getLogs(t, srv.URL)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("without faults: %v %v", resp, err)
+	}
+	var page struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil || len(page.Data) != 5 {
+		t.Fatalf("page: %v, %d entries", err, len(page.Data))
+	}
+
+	// Every call fails: each kind shows up, and each is one a client must retry.
+	front.setFaultRate(1)
+	seen := map[string]bool{}
+	for i := 0; i < 60; i++ {
+		resp, body, err := getLogs(t, srv.URL)
+		switch {
+		case err != nil:
+			seen["transport"] = true
+		case resp.StatusCode == http.StatusTooManyRequests:
+			if resp.Header.Get("Retry-After") != "1" {
+				t.Errorf("429 without Retry-After: 1: %v", resp.Header)
+			}
+			seen["429"] = true
+		case resp.StatusCode >= 500:
+			seen["5xx"] = true
+		case resp.StatusCode == http.StatusOK:
+			// A cut-off body may reach the client as a short read rather than a transport error.
+			if json.Valid(body) {
+				t.Fatalf("a faulted call answered a complete page: %s", body)
+			}
+			seen["transport"] = true
+		default:
+			t.Fatalf("unexpected answer %s", resp.Status)
+		}
+	}
+	for _, k := range []string{"429", "5xx", "transport"} {
+		if !seen[k] {
+			t.Errorf("no %s fault in 60 calls at rate 1: %v", k, seen)
+		}
+	}
+
+	times, pages, faults := calls.snapshot()
+	if len(times) != 61 || pages != 1 || firstCalls != 1 {
+		t.Errorf("calls %d pages %d onFirst %d; want 61, 1, 1", len(times), pages, firstCalls)
+	}
+	if faults["429"]+faults["5xx"]+faults["truncated"] != 60 {
+		t.Errorf("faults = %v, want 60 in all", faults)
+	}
+}
+
+func TestLiveTrafficLateArrivals(t *testing.T) {
+	fake := stackonefake.New(stackonefake.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	visible := map[string]time.Time{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		liveTraffic(ctx, fake, 2000, 1, 30*time.Second, 3, func(id string, at time.Time) {
+			mu.Lock()
+			visible[id] = at
+			mu.Unlock()
+		})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(visible)
+		mu.Unlock()
+		if n >= 50 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+
+	// Every log is late (fraction 1): its event time lies before the moment it became visible, by at most
+	// maxLate, and the fake serves exactly the ids that were reported.
+	req := httptest.NewRequest(http.MethodGet, "/requests/logs?page_size=1000", nil)
+	rec := httptest.NewRecorder()
+	fake.ServeHTTP(rec, req)
+	var page struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(visible) < 50 || len(page.Data) != len(visible) {
+		t.Fatalf("%d ids reported visible, fake holds %d", len(visible), len(page.Data))
+	}
+	for _, e := range page.Data {
+		id, _ := e["request_id"].(string)
+		vis, ok := visible[id]
+		if !ok {
+			t.Fatalf("fake holds %s, never reported visible", id)
+		}
+		at, err := time.Parse(time.RFC3339Nano, e["event_datetime"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Event times carry milliseconds only.
+		if lateness := vis.Sub(at); lateness < -time.Millisecond || lateness > 30*time.Second+time.Millisecond {
+			t.Errorf("%s: event time %s is %s before it became visible", id, at, lateness)
+		}
+	}
+}

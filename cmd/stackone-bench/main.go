@@ -1,0 +1,534 @@
+// Command stackone-bench measures the built otelcol-stackone distribution end to end, and the Python sync
+// worker of StackOne's observability guide beside it, against the bundled fake StackOne API in one run.
+//
+// One run: start the fake (with per-call latency, random faults and a log of every call), load a backlog,
+// optionally add live traffic with late arrivals, run the collector as a child process exporting OTLP/HTTP to a
+// sink in this process, watch its CPU, memory and disk writes in /proc, scrape its own metrics, then (for
+// backfills) run the Python worker on the same backlog. It prints a table and one `BENCH_JSON {...}` line;
+// `stackone-bench summarize` turns several runs' lines into medians (scripts/bench-e2e.sh).
+//
+//	go run ./cmd/stackone-bench -scenario backfill -backlog 200000
+//	go run ./cmd/stackone-bench -scenario busy -duration 8m
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
+)
+
+const apiKey = "bench-key"
+
+// settings is one run's scenario after presets and flags.
+type settings struct {
+	Scenario      string
+	Bin           string
+	Python        string
+	Worker        string
+	Backlog       int
+	BacklogSpan   time.Duration
+	Rate          float64
+	LateFraction  float64
+	MaxLate       time.Duration
+	Latency       time.Duration
+	FaultRate     float64
+	Duration      time.Duration
+	StragglerWait time.Duration
+	Timeout       time.Duration
+	Overrides     map[string]string
+	ExtraYAML     string
+	ActionLogs    bool
+	WithPython    bool
+	CompareFaults bool
+	DefaultBudget int
+	Seed          int64
+	WorkDir       string
+	Keep          bool
+}
+
+// presets are the scenarios of issue 8 at sizes that keep `make bench-e2e` short; flags give the full sizes.
+var presets = map[string]settings{
+	// CPU per record against the Python worker: no latency, no live traffic, a budget that does not limit.
+	"backfill": {Backlog: 30000, BacklogSpan: 30 * time.Minute, Timeout: 5 * time.Minute, WithPython: true,
+		Overrides: map[string]string{"max_requests_per_minute": "1000"}},
+	// A busy account on the receiver's defaults.
+	"busy": {Rate: 50, LateFraction: 0.1, MaxLate: 60 * time.Second, Latency: 200 * time.Millisecond,
+		Duration: time.Minute, StragglerWait: 90 * time.Second, Timeout: 5 * time.Minute},
+	// Far behind: hours of backlog, slow calls, a budget of 600/min.
+	"catchup": {Backlog: 18000, BacklogSpan: 6 * time.Hour, Latency: 300 * time.Millisecond, Timeout: 5 * time.Minute,
+		Overrides: map[string]string{"max_requests_per_minute": "600", "initial_lookback": "6h30m"}},
+	// One call in four fails; the same backlog without faults first, for the ratio.
+	"faults": {Backlog: 2000, BacklogSpan: 30 * time.Minute, FaultRate: 0.25, CompareFaults: true, Timeout: 2 * time.Minute},
+	// Nothing preset: every knob from flags.
+	"custom": {Backlog: 10000, BacklogSpan: 30 * time.Minute, Timeout: 5 * time.Minute},
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "summarize" {
+		if err := summarize(os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "stackone-bench summarize:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	s, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "stackone-bench:", err)
+		os.Exit(2)
+	}
+	rep, err := run(s)
+	if rep != nil {
+		rep.print(os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stackone-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// scenarioArg finds -scenario before the flags are defined, so its preset can supply their defaults.
+func scenarioArg(args []string) string {
+	for i, a := range args {
+		a = strings.TrimPrefix(a, "-")
+		a = strings.TrimPrefix(a, "-")
+		if v, ok := strings.CutPrefix(a, "scenario="); ok {
+			return v
+		}
+		if a == "scenario" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return "backfill"
+}
+
+func parseFlags(args []string, out io.Writer) (settings, error) {
+	name := scenarioArg(args)
+	p, ok := presets[name]
+	if !ok {
+		return settings{}, fmt.Errorf("unknown scenario %q: use backfill, busy, catchup, faults or custom", name)
+	}
+	s := p
+	s.Overrides = map[string]string{}
+	for k, v := range p.Overrides {
+		s.Overrides[k] = v
+	}
+
+	fs := flag.NewFlagSet("stackone-bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&s.Scenario, "scenario", name, "backfill, busy, catchup, faults or custom: the preset for every other flag's default")
+	fs.StringVar(&s.Bin, "bin", "_build/otelcol-stackone", "the built distribution")
+	fs.StringVar(&s.Python, "python", "python3", "Python interpreter for the baseline")
+	fs.StringVar(&s.Worker, "worker", "scripts/bench/sync_worker.py", "the Python sync worker")
+	fs.IntVar(&s.Backlog, "backlog", s.Backlog, "request logs in the API before the collector starts")
+	fs.DurationVar(&s.BacklogSpan, "backlog-span", s.BacklogSpan, "the backlog's event times span this much time up to a minute ago")
+	fs.Float64Var(&s.Rate, "rate", s.Rate, "live request logs added per second")
+	fs.Float64Var(&s.LateFraction, "late-fraction", s.LateFraction, "share of live logs indexed late")
+	fs.DurationVar(&s.MaxLate, "max-late", s.MaxLate, "a late log's event time is up to this much before it becomes visible")
+	fs.DurationVar(&s.Latency, "latency", s.Latency, "added to every API call")
+	fs.Float64Var(&s.FaultRate, "fault-rate", s.FaultRate, "share of API calls that fail: 429 with Retry-After: 1, 5xx or a cut-off body, in equal parts")
+	fs.BoolVar(&s.CompareFaults, "compare-faults", s.CompareFaults, "first read the same backlog without faults, and report the ratio of the rates")
+	fs.DurationVar(&s.Duration, "duration", s.Duration, "how long live traffic runs")
+	fs.DurationVar(&s.StragglerWait, "straggler-wait", s.StragglerWait, "after live traffic stops, wait at most this long for the rest")
+	fs.DurationVar(&s.Timeout, "timeout", s.Timeout, "give up on a backlog this long after the first API call")
+	for _, k := range []struct{ flag, key string }{
+		{"page-size", "page_size"},
+		{"max-rpm", "max_requests_per_minute"},
+		{"initial-lookback", "initial_lookback"},
+		{"poll-interval", "poll_interval"},
+		{"late-window", "late_arrival_window"},
+	} {
+		fs.Func(k.flag, fmt.Sprintf("receiver %s (default: %s)", k.key, orDefault(s.Overrides[k.key], "the receiver's own")), func(v string) error {
+			if v == "" {
+				delete(s.Overrides, k.key)
+			} else {
+				s.Overrides[k.key] = v
+			}
+			return nil
+		})
+	}
+	fs.StringVar(&s.ExtraYAML, "receiver-yaml", "", "more YAML for the receiver block, e.g. 'catch_up: {concurrency: 4}'")
+	yamlFile := fs.String("receiver-yaml-file", "", "a file of YAML for the receiver block")
+	fs.BoolVar(&s.ActionLogs, "action-logs", false, "leave the action-logs stream on (the fake holds none)")
+	fs.BoolVar(&s.WithPython, "with-python", s.WithPython, "run the Python sync worker on the same backlog after the collector")
+	fs.IntVar(&s.DefaultBudget, "default-budget", 60, "the receiver's default max_requests_per_minute, to check against when not overridden")
+	fs.Int64Var(&s.Seed, "seed", 1, "seed for generated logs and faults")
+	fs.StringVar(&s.WorkDir, "workdir", "", "directory for configs, storage and logs (default: a new temporary one)")
+	fs.BoolVar(&s.Keep, "keep", false, "keep the work directory")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *yamlFile != "" {
+		b, err := os.ReadFile(*yamlFile)
+		if err != nil {
+			return s, err
+		}
+		s.ExtraYAML = strings.TrimRight(s.ExtraYAML+"\n"+string(b), "\n")
+	}
+	if s.Backlog == 0 && s.Rate <= 0 {
+		return s, errors.New("nothing to read: set -backlog or -rate")
+	}
+	if s.WithPython && s.Backlog == 0 {
+		return s, errors.New("-with-python needs a backlog (the worker syncs once, to the end)")
+	}
+	return s, nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+// bench is the state shared by the phases of one run.
+type bench struct {
+	s          settings
+	work       string
+	fake       *stackonefake.Server
+	api        *apiFront
+	apiURL     string
+	backlog    map[string]time.Time
+	backlogIDs []string
+	since      time.Time // the backlog's first event time
+}
+
+func run(s settings) (*report, error) {
+	bin, err := filepath.Abs(s.Bin)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s: %w (build it with `make build`)", s.Bin, err)
+	}
+	s.Bin = bin
+	work := s.WorkDir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "stackone-bench-"); err != nil {
+			return nil, err
+		}
+		if !s.Keep {
+			defer os.RemoveAll(work)
+		}
+	}
+	b := &bench{s: s, work: work, backlog: map[string]time.Time{}}
+	b.fake = stackonefake.New(stackonefake.Options{APIKey: apiKey})
+	b.api = newAPIFront(b.fake, s.Seed)
+	b.api.setLatency(s.Latency)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: b.api, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	b.apiURL = "http://" + ln.Addr().String()
+
+	b.loadBacklog()
+	rep := &report{Settings: s, Started: time.Now(), Work: work}
+	if s.Keep || s.WorkDir != "" {
+		fmt.Fprintf(os.Stderr, "work directory: %s\n", work)
+	}
+
+	if s.CompareFaults {
+		ph, err := b.runCollector("collector_nofaults", 0)
+		rep.add(ph)
+		if err != nil {
+			return rep, err
+		}
+	}
+	name := "collector"
+	if s.CompareFaults {
+		name = "collector_faults"
+	}
+	ph, err := b.runCollector(name, s.FaultRate)
+	rep.add(ph)
+	if err != nil {
+		return rep, err
+	}
+	if s.WithPython {
+		ph, err := b.runPython()
+		rep.add(ph)
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// loadBacklog fills the fake in chunks (the driver keeps only ids), event times spread over the span ending a
+// minute ago.
+func (b *bench) loadBacklog() {
+	n := b.s.Backlog
+	if n <= 0 {
+		return
+	}
+	now := time.Now()
+	b.since = now.Add(-b.s.BacklogSpan)
+	step := (b.s.BacklogSpan - time.Minute) / time.Duration(n)
+	const chunk = 10000
+	b.backlogIDs = make([]string, 0, n)
+	for i := 0; i < n; i += chunk {
+		m := min(chunk, n-i)
+		for _, e := range b.fake.GenerateRequestLogs(m, b.since.Add(time.Duration(i)*step), step, b.s.Seed) {
+			id, _ := e["request_id"].(string)
+			b.backlogIDs = append(b.backlogIDs, id)
+			b.backlog[id] = now
+		}
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func startSink() (*sink, *http.Server, string, error) {
+	snk := newSink()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, "", err
+	}
+	srv := &http.Server{Handler: snk, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return snk, srv, "http://" + ln.Addr().String(), nil
+}
+
+// procStart is what is sampled from a producer when it makes its first API call: from then on its CPU and disk
+// writes count, so neither the collector's start-up nor the interpreter's is charged to the records.
+type procStart struct {
+	at    time.Time
+	cpu   time.Duration
+	write int64
+	ok    bool
+}
+
+func (b *bench) budget() int {
+	var n int
+	if _, err := fmt.Sscan(b.s.Overrides["max_requests_per_minute"], &n); err == nil && n > 0 {
+		return n
+	}
+	return b.s.DefaultBudget
+}
+
+const pollEvery = 20 * time.Millisecond
+
+func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
+	dir := filepath.Join(b.work, name)
+	storage := filepath.Join(dir, "storage")
+	if err := os.MkdirAll(storage, 0o755); err != nil {
+		return nil, err
+	}
+	snk, srv, sinkURL, err := startSink()
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg := collectorConfig{
+		APIEndpoint: b.apiURL, APIKey: apiKey, StorageDir: storage, SinkURL: sinkURL, MetricsPort: port,
+		Overrides: b.s.Overrides, ActionLogs: b.s.ActionLogs, ExtraYAML: b.s.ExtraYAML,
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.render()), 0o600); err != nil {
+		return nil, err
+	}
+	snk.expect(b.backlogIDs...)
+	b.api.setFaultRate(faultRate)
+	defer b.api.setFaultRate(0)
+
+	var pid atomic.Int64
+	started := make(chan procStart, 1)
+	calls := b.api.begin(func(t time.Time) {
+		ps := procStart{at: t}
+		if p := int(pid.Load()); p != 0 {
+			c, err1 := procCPU(p)
+			w, err2 := writeBytes(p)
+			ps.cpu, ps.write, ps.ok = c, w, err1 == nil && err2 == nil
+		}
+		started <- ps
+	})
+	logPath := filepath.Join(dir, "collector.log")
+	begin := time.Now()
+	c, err := startChild(logPath, b.s.Bin, "--config", cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	pid.Store(int64(c.pid()))
+	defer c.stop(20 * time.Second)
+
+	ph := &phase{Name: name, Producer: "collector", Budget: b.budget(), FaultRate: faultRate, Log: logPath}
+	var ps procStart
+	select {
+	case ps = <-started:
+	case <-c.done:
+		return ph, fmt.Errorf("%s exited before calling the API: %v\n%s", name, c.err, tail(logPath, 30))
+	case <-time.After(time.Minute):
+		return ph, fmt.Errorf("%s made no API call within a minute\n%s", name, tail(logPath, 30))
+	}
+
+	stopProgress := progress(name, ps.at, snk, calls)
+	defer stopProgress()
+	vis := newVisibility()
+	deadline := ps.at.Add(b.s.Timeout)
+	if b.s.Rate > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			liveTraffic(ctx, b.fake, b.s.Rate, b.s.LateFraction, b.s.MaxLate, b.s.Seed+1, func(id string, t time.Time) {
+				vis.add(id, t)
+				snk.expect(id)
+			})
+		}()
+		trafficEnd := time.Now().Add(b.s.Duration)
+		ph.TrafficStart = time.Now()
+		for time.Now().Before(trafficEnd) && !c.exited() {
+			time.Sleep(pollEvery)
+		}
+		cancel()
+		<-done
+		ph.TrafficEnd = time.Now()
+		deadline = ph.TrafficEnd.Add(b.s.StragglerWait)
+	}
+	for snk.missing() > 0 && time.Now().Before(deadline) && !c.exited() {
+		time.Sleep(pollEvery)
+	}
+	end := time.Now()
+	stopProgress()
+	if c.exited() {
+		ph.Note = fmt.Sprintf("collector exited early: %v", c.err)
+	}
+
+	// Sampled before the stop: the figures are those of the work, not of the shutdown.
+	if ps.ok && !c.exited() {
+		if cpu, err := procCPU(c.pid()); err == nil {
+			ph.CPU = cpu - ps.cpu
+			ph.CPUKnown = true
+		}
+		if w, err := writeBytes(c.pid()); err == nil {
+			ph.DiskWrite = w - ps.write
+			ph.DiskWriteKnown = true
+		}
+		if rss, err := peakRSS(c.pid()); err == nil {
+			ph.PeakRSS = rss
+		}
+	}
+	if samples, err := scrapeMetrics(fmt.Sprintf("http://127.0.0.1:%d/metrics", port)); err == nil {
+		ph.Metrics = samples
+	} else {
+		ph.Note = strings.TrimPrefix(ph.Note+"; metrics: "+err.Error(), "; ")
+	}
+	c.stop(20 * time.Second)
+	ph.Elapsed = time.Since(begin)
+	ph.finish(calls, snk, vis.snapshot(), b.backlog, ps.at, end)
+	return ph, nil
+}
+
+func (b *bench) runPython() (*phase, error) {
+	dir := filepath.Join(b.work, "python")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	snk, srv, sinkURL, err := startSink()
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	snk.expect(b.backlogIDs...)
+
+	var pid atomic.Int64
+	started := make(chan procStart, 1)
+	calls := b.api.begin(func(t time.Time) {
+		ps := procStart{at: t}
+		if p := int(pid.Load()); p != 0 {
+			c, err := procCPU(p)
+			ps.cpu, ps.ok = c, err == nil
+		}
+		started <- ps
+	})
+	pageSize := orDefault(b.s.Overrides["page_size"], "100")
+	logPath := filepath.Join(dir, "python.log")
+	begin := time.Now()
+	c, err := startChild(logPath, b.s.Python, b.s.Worker,
+		"--endpoint", b.apiURL, "--api-key", apiKey, "--otlp-endpoint", sinkURL,
+		"--since", b.since.Add(-time.Second).UTC().Format("2006-01-02T15:04:05.000Z"),
+		"--page-size", pageSize, "--once")
+	if err != nil {
+		return nil, err
+	}
+	pid.Store(int64(c.pid()))
+	ph := &phase{Name: "python", Producer: "python", Log: logPath}
+	stopProgress := progress("python", begin, snk, calls)
+	defer stopProgress()
+	select {
+	case <-c.done:
+	case <-time.After(b.s.Timeout + time.Minute):
+		c.stop(5 * time.Second)
+		ph.Note = "python worker timed out"
+	}
+	end := time.Now()
+	ph.Elapsed = time.Since(begin)
+	var ps procStart
+	select {
+	case ps = <-started:
+	default:
+		return ph, fmt.Errorf("the python worker made no API call: %v\n%s", c.err, tail(logPath, 30))
+	}
+	if c.err != nil && ph.Note == "" {
+		ph.Note = fmt.Sprintf("python worker: %v: %s", c.err, tail(logPath, 1))
+	}
+	if ps.ok {
+		ph.CPU = c.cpuAtExit() - ps.cpu
+		ph.CPUKnown = true
+	}
+	ph.PeakRSS = c.maxRSSAtExit()
+	ph.finish(calls, snk, nil, b.backlog, ps.at, end)
+	return ph, nil
+}
+
+// progress reports on stderr every 15 s how far a phase got, so a long run is visibly alive.
+func progress(name string, since time.Time, snk *sink, calls *callLog) (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				tot := snk.totals()
+				times, _, _ := calls.snapshot()
+				fmt.Fprintf(os.Stderr, "  %s: %s, %d records (%d ids, %d still expected), %d API calls\n",
+					name, time.Since(since).Round(time.Second), tot.Records, tot.Distinct, snk.missing(), len(times))
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
