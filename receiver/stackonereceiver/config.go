@@ -26,6 +26,10 @@ const (
 	maxPageSize = 1000
 	// The API key's limit is 1000/min shared with the customer's own traffic.
 	apiRateLimit = 1000
+	// Bounds of max_response_size: below 64 KiB even a page of 100 plain entries may not fit; above 256 MiB one
+	// answer could take gigabytes once decoded.
+	minResponseSize = 64 << 10
+	maxResponseSize = 256 << 20
 )
 
 // Config is the `stackone` receiver's configuration.
@@ -44,6 +48,8 @@ type Config struct {
 	LateArrivalWindow time.Duration `mapstructure:"late_arrival_window"`
 	// MaxRequestsPerMinute is this receiver's client-side budget against the key's shared rate limit.
 	MaxRequestsPerMinute int `mapstructure:"max_requests_per_minute"`
+	// MaxResponseSize is the largest answer body accepted, in bytes; a larger one is refused, not decoded.
+	MaxResponseSize int64 `mapstructure:"max_response_size"`
 	// StorageID names a storage extension (e.g. file_storage) that keeps the position across restarts.
 	StorageID *component.ID `mapstructure:"storage"`
 	// BackOff paces retries of failed API calls and of pages the pipeline refused.
@@ -102,6 +108,7 @@ func createDefaultConfig() component.Config {
 		PageSize:             100,
 		LateArrivalWindow:    5 * time.Minute,
 		MaxRequestsPerMinute: 60,
+		MaxResponseSize:      stackoneapi.DefaultMaxResponseSize,
 		BackOff:              backOff,
 		Redaction: RedactionConfig{
 			Headers: []string{
@@ -125,6 +132,9 @@ func (cfg *Config) Validate() error {
 	}
 	if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("endpoint %q is not an http(s) URL: use %s or your regional base URL", cfg.Endpoint, defaultEndpoint))
+	} else if u.Scheme == "http" && !stackoneapi.IsLoopback(u.Hostname()) {
+		// The API key is sent with every request: over plain http anyone on the path can read it.
+		errs = append(errs, fmt.Errorf("endpoint %q would send the API key unencrypted: use https://%s (plain http is accepted only for 127.0.0.1, ::1 or localhost)", cfg.Endpoint, u.Host))
 	}
 	if cfg.PollInterval < time.Second {
 		errs = append(errs, fmt.Errorf("poll_interval %s is too short: use 1s or more (30s is a good default)", cfg.PollInterval))
@@ -140,6 +150,10 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxRequestsPerMinute < 1 || cfg.MaxRequestsPerMinute > apiRateLimit {
 		errs = append(errs, fmt.Errorf("max_requests_per_minute %d is out of range: use 1 to %d, StackOne's per-key limit, which your own traffic shares", cfg.MaxRequestsPerMinute, apiRateLimit))
+	}
+	if cfg.MaxResponseSize < minResponseSize || cfg.MaxResponseSize > maxResponseSize {
+		errs = append(errs, fmt.Errorf("max_response_size %d is out of range: use %d (64 KiB) to %d (256 MiB) bytes (%d, 16 MiB, is a good default)",
+			cfg.MaxResponseSize, minResponseSize, maxResponseSize, stackoneapi.DefaultMaxResponseSize))
 	}
 	if cfg.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %s is negative: use a positive duration such as 30s", cfg.Timeout))

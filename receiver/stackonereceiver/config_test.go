@@ -35,6 +35,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, 100, defaults.PageSize)
 	assert.Equal(t, 5*time.Minute, defaults.LateArrivalWindow)
 	assert.Equal(t, 60, defaults.MaxRequestsPerMinute)
+	assert.EqualValues(t, 16<<20, defaults.MaxResponseSize)
 	assert.Nil(t, defaults.StorageID)
 	assert.True(t, defaults.RequestLogs.Enabled)
 	assert.True(t, defaults.ActionLogs.Enabled)
@@ -90,6 +91,18 @@ func TestValidate(t *testing.T) {
 		{name: "empty connector key", mutate: func(c *Config) { c.ActionLogs.Filter.ConnectorKeys = []string{" "} }, wantErr: "action_logs.filter.connector_keys: \" \" is not a valid value"},
 		{name: "step logs filter", mutate: func(c *Config) { c.StepLogs.Filter.StatusCodes = []int{1000} }, wantErr: "step_logs.filter.status_codes: 1000"},
 		{name: "negative timeout", mutate: func(c *Config) { c.Timeout = -time.Second }, wantErr: "timeout -1s is negative"},
+		{name: "plain http to a remote host", mutate: func(c *Config) { c.Endpoint = "http://api.stackone.com" }, wantErr: "endpoint \"http://api.stackone.com\" would send the API key unencrypted: use https://api.stackone.com"},
+		{name: "plain http to a private address", mutate: func(c *Config) { c.Endpoint = "http://10.1.2.3:8089" }, wantErr: "would send the API key unencrypted"},
+		{name: "plain http to a name under localhost", mutate: func(c *Config) { c.Endpoint = "http://localhost.example.com" }, wantErr: "would send the API key unencrypted"},
+		{name: "plain http to 127.0.0.1", mutate: func(c *Config) { c.Endpoint = "http://127.0.0.1:8089" }},
+		{name: "plain http to 127.0.0.0/8", mutate: func(c *Config) { c.Endpoint = "http://127.4.5.6:8089/base" }},
+		{name: "plain http to ::1", mutate: func(c *Config) { c.Endpoint = "http://[::1]:8089" }},
+		{name: "plain http to localhost", mutate: func(c *Config) { c.Endpoint = "http://localhost:8089" }},
+		{name: "https anywhere", mutate: func(c *Config) { c.Endpoint = "https://10.1.2.3:8443" }},
+		{name: "response limit too small", mutate: func(c *Config) { c.MaxResponseSize = 1000 }, wantErr: "max_response_size 1000 is out of range: use 65536 (64 KiB) to 268435456 (256 MiB) bytes"},
+		{name: "response limit zero", mutate: func(c *Config) { c.MaxResponseSize = 0 }, wantErr: "max_response_size 0 is out of range"},
+		{name: "response limit too big", mutate: func(c *Config) { c.MaxResponseSize = 1 << 30 }, wantErr: "max_response_size 1073741824 is out of range"},
+		{name: "response limit at its lower bound", mutate: func(c *Config) { c.MaxResponseSize = 64 << 10 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,4 +128,11 @@ func TestLimiterSpreadsTheBudget(t *testing.T) {
 		assert.InDelta(t, want.perSecond, float64(l.Limit()), 1e-9, "%d/min", perMinute)
 		assert.Equal(t, want.burst, l.Burst(), "%d/min", perMinute)
 	}
+}
+
+func TestMaxResponseSizeIsDecoded(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{"api_key": "k", "max_response_size": 1 << 20}).Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	assert.EqualValues(t, 1<<20, cfg.MaxResponseSize)
 }

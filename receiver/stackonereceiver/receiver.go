@@ -101,7 +101,7 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 	if err != nil {
 		return fmt.Errorf("stackone: building HTTP client: %w", err)
 	}
-	client, err := stackoneapi.NewClient(httpClient, r.cfg.Endpoint, string(r.cfg.APIKey), userAgent(), newLimiter(r.cfg.MaxRequestsPerMinute))
+	client, err := stackoneapi.NewClient(httpClient, r.cfg.Endpoint, string(r.cfg.APIKey), userAgent(), newLimiter(r.cfg.MaxRequestsPerMinute), stackoneapi.WithMaxResponseSize(r.cfg.MaxResponseSize))
 	if err != nil {
 		return fmt.Errorf("stackone: %w", err)
 	}

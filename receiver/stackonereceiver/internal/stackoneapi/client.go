@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,8 +20,16 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// maxBodyBytes bounds one page in memory; a page of 1000 full entries is a few MB, so this only stops a runaway body.
-const maxBodyBytes = 64 << 20
+const (
+	// DefaultMaxResponseSize bounds one answer's body. A page of 1000 list entries with their headers is about
+	// 1 MB, so this leaves room for entries many times longer while keeping a runaway answer (and the memory
+	// its decoding takes) small.
+	DefaultMaxResponseSize = 16 << 20
+	// maxErrorBodyBytes bounds a non-2xx body: only its message is used, shortened to one line.
+	maxErrorBodyBytes = 64 << 10
+	// maxRedirects is net/http's own limit, kept when the caller's client has no redirect policy.
+	maxRedirects = 10
+)
 
 // Client calls the StackOne logs endpoints with one API key.
 type Client struct {
@@ -29,11 +38,28 @@ type Client struct {
 	auth      string
 	userAgent string
 	limiter   *rate.Limiter
+	maxBody   int64
+}
+
+// Option adjusts a Client.
+type Option func(*Client)
+
+// WithMaxResponseSize sets the largest answer body accepted, in bytes; a larger one is a *TooLargeError.
+// n <= 0 keeps DefaultMaxResponseSize.
+func WithMaxResponseSize(n int64) Option {
+	return func(c *Client) {
+		if n > 0 {
+			c.maxBody = n
+		}
+	}
 }
 
 // NewClient builds a client. limiter may be nil (no client-side budget); it is waited on before every request
 // because the key's 1000 requests/minute are shared with the customer's own production traffic.
-func NewClient(httpClient *http.Client, endpoint, apiKey, userAgent string, limiter *rate.Limiter) (*Client, error) {
+//
+// The client works on a copy of httpClient whose redirect policy refuses any redirect that would carry the key
+// to another host or over plain http, then applies httpClient's own policy, if any.
+func NewClient(httpClient *http.Client, endpoint, apiKey, userAgent string, limiter *rate.Limiter, opts ...Option) (*Client, error) {
 	base, err := url.Parse(strings.TrimRight(endpoint, "/"))
 	if err != nil {
 		return nil, fmt.Errorf("invalid endpoint: %w", err)
@@ -41,13 +67,73 @@ func NewClient(httpClient *http.Client, endpoint, apiKey, userAgent string, limi
 	if base.Scheme != "http" && base.Scheme != "https" {
 		return nil, fmt.Errorf("invalid endpoint %q: scheme must be http or https", endpoint)
 	}
-	return &Client{
-		http:      httpClient,
+	if base.Scheme == "http" && !IsLoopback(base.Hostname()) {
+		return nil, fmt.Errorf("invalid endpoint %q: http would send the API key unencrypted; use https (plain http is accepted only for loopback addresses)", endpoint)
+	}
+	hc := *httpClient
+	hc.CheckRedirect = keepKeyOnRedirect(httpClient.CheckRedirect)
+	c := &Client{
+		http:      &hc,
 		base:      base,
 		auth:      "Basic " + base64.StdEncoding.EncodeToString([]byte(apiKey+":")),
 		userAgent: userAgent,
 		limiter:   limiter,
-	}, nil
+		maxBody:   DefaultMaxResponseSize,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// IsLoopback reports whether host (a URL's host name, without port) is this machine: localhost, 127.0.0.0/8 or
+// ::1. Only there may the key travel over plain http.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// keepKeyOnRedirect wraps a client's redirect policy. net/http copies the Authorization header to a redirect
+// on the same host even when it drops from https to http, and a host change is never one the receiver was
+// configured for, so both are refused before the request is sent; everything else goes to next.
+func keepKeyOnRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		from, to := via[0].URL, req.URL
+		switch {
+		case strings.EqualFold(from.Scheme, "https") && !strings.EqualFold(to.Scheme, "https"):
+			return &RedirectError{From: origin(from), To: origin(to), Reason: "it would send the API key unencrypted over http; set endpoint to the https URL the API should be reached at"}
+		case !sameHost(from, to):
+			return &RedirectError{From: origin(from), To: origin(to), Reason: "it would send the API key to another host; if that host is StackOne's, set endpoint to it"}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+}
+
+// origin is scheme://host[:port]: enough to say where a redirect pointed, without a path or query that may
+// carry the cursor, filters or, behind some proxies, credentials.
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+func sameHost(a, b *url.URL) bool {
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }
 
 // do sends one request and returns the body of a 2xx answer, or an *APIError, a *NetworkError or a *DecodeError.
@@ -76,18 +162,43 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var re *RedirectError
+		if errors.As(err, &re) {
+			return nil, re
+		}
 		return nil, &NetworkError{Err: redactURLError(err)}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Cut short rather than refused: a long error body still has its message near the start.
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		if err != nil {
+			return nil, &NetworkError{Err: redactURLError(err)}
+		}
+		return nil, newAPIError(resp, data, time.Now())
+	}
+	if resp.ContentLength > c.maxBody {
+		return nil, c.tooLarge(fmt.Sprintf("body of %d bytes", resp.ContentLength))
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		// ReadFrom wants MinRead bytes free before it sees EOF; without them an exact fit would be copied again.
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	// One byte past the limit tells an over-size body from one exactly at it; nothing more is read.
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		// A reset or timeout mid-body: the page is incomplete and must be fetched again.
 		return nil, &NetworkError{Err: redactURLError(err)}
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return data, nil
+	if n > c.maxBody {
+		return nil, c.tooLarge("body")
 	}
-	return nil, newAPIError(resp, data, time.Now())
+	return buf.Bytes(), nil
+}
+
+func (c *Client) tooLarge(body string) *TooLargeError {
+	return &TooLargeError{Reason: fmt.Sprintf("%s over max_response_size (%d bytes): raise max_response_size or lower page_size", body, c.maxBody)}
 }
 
 // redactURLError drops the request URL from transport errors: it carries the cursor and filters, which are noise
@@ -195,3 +306,11 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 type TooLargeError struct{ Reason string }
 
 func (e *TooLargeError) Error() string { return "StackOne API answer refused: " + e.Reason }
+
+// RedirectError is a redirect the client refused to follow because it would carry the API key off the
+// configured endpoint's host or over plain http.
+type RedirectError struct{ From, To, Reason string }
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("StackOne API redirect from %s to %s refused: %s", e.From, e.To, e.Reason)
+}

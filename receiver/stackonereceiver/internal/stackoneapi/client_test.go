@@ -6,15 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
+
+	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 )
 
 func newTestClient(t *testing.T, h http.HandlerFunc) *Client {
@@ -284,4 +288,264 @@ func TestRequestBudgetIsEnforcedBeforeSending(t *testing.T) {
 	_, err = c.ListCursor(ctx, RequestLogsPath, CursorQuery{})
 	require.Error(t, err)
 	assert.Equal(t, 1, calls, "the over-budget request never reached the server")
+}
+
+// countingTransport records how many body bytes the client read, so a test can tell a body that was refused
+// from one that was read in full and then thrown away.
+type countingTransport struct {
+	base http.RoundTripper
+	read atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(r)
+	if resp != nil {
+		resp.Body = &countingBody{ReadCloser: resp.Body, n: &c.read}
+	}
+	return resp, err
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// fakeClient is a client of the bundled fake that counts what it reads.
+func fakeClient(t *testing.T, opts ...Option) (*stackonefake.Server, *Client, *countingTransport) {
+	t.Helper()
+	fake := stackonefake.New(stackonefake.Options{APIKey: "k"})
+	fake.GenerateRequestLogs(20, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Second, 1)
+	fake.GenerateActionLogs(20, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Second, 1)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	ct := &countingTransport{base: srv.Client().Transport}
+	c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua", nil, opts...)
+	require.NoError(t, err)
+	return fake, c, ct
+}
+
+func TestAnswerOverTheSizeLimitIsRefused(t *testing.T) {
+	const limit = 64 << 10
+	cursor := func(c *Client) error {
+		_, err := c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{PageSize: 100})
+		return err
+	}
+	actions := func(c *Client) error {
+		_, err := c.ListActions(context.Background(), ActionQuery{PageSize: 100})
+		return err
+	}
+	tests := []struct {
+		name    string
+		path    string
+		call    func(*Client) error
+		size    int
+		chunked bool
+		// wantRead bounds the body bytes read: nothing when Content-Length announces too much, at most one
+		// byte past the limit when only reading can tell.
+		wantRead int64
+		wantErr  bool
+	}{
+		{name: "announced by Content-Length", path: RequestLogsPath, call: cursor, size: 4 << 20, wantErr: true},
+		{name: "streamed without Content-Length", path: RequestLogsPath, call: cursor, size: 4 << 20, chunked: true, wantRead: limit + 1, wantErr: true},
+		{name: "action logs", path: ActionLogsPath, call: actions, size: 4 << 20, wantErr: true},
+		{name: "action logs streamed", path: ActionLogsPath, call: actions, size: 4 << 20, chunked: true, wantRead: limit + 1, wantErr: true},
+		{name: "one byte over", path: RequestLogsPath, call: cursor, size: limit + 1, chunked: true, wantRead: limit + 1, wantErr: true},
+		{name: "exactly the limit is accepted", path: RequestLogsPath, call: cursor, size: limit, wantRead: limit},
+		{name: "exactly the limit streamed", path: RequestLogsPath, call: cursor, size: limit, chunked: true, wantRead: limit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, c, ct := fakeClient(t, WithMaxResponseSize(limit))
+			fake.InjectFault(stackonefake.Fault{Path: tt.path, BodySize: tt.size, Chunked: tt.chunked})
+			err := tt.call(c)
+			assert.LessOrEqual(t, ct.read.Load(), tt.wantRead, "a refused body is never read past the limit")
+			if !tt.wantErr {
+				require.NoError(t, err)
+				return
+			}
+			var tl *TooLargeError
+			require.ErrorAs(t, err, &tl)
+			assert.Contains(t, err.Error(), "max_response_size")
+			assert.Contains(t, err.Error(), "65536")
+		})
+	}
+}
+
+func TestDefaultSizeLimitTakesAFullPage(t *testing.T) {
+	// 1000 generated entries, each with request and response headers, fit the default with room to spare.
+	fake := stackonefake.New(stackonefake.Options{})
+	fake.GenerateRequestLogs(1000, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Millisecond, 1)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	ct := &countingTransport{base: srv.Client().Transport}
+	c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua", nil)
+	require.NoError(t, err)
+	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{PageSize: 1000})
+	require.NoError(t, err)
+	t.Logf("a page of 1000 generated entries is %d bytes", ct.read.Load())
+	assert.Less(t, ct.read.Load()*4, int64(DefaultMaxResponseSize), "a full page is under a quarter of the default")
+}
+
+func TestErrorBodyIsReadToAtMost64KB(t *testing.T) {
+	fake, c, ct := fakeClient(t)
+	fake.InjectFault(stackonefake.Fault{Status: http.StatusBadGateway, BodySize: 8 << 20})
+	_, err := c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
+	var ae *APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusBadGateway, ae.StatusCode)
+	assert.True(t, ae.Retryable())
+	assert.LessOrEqual(t, ct.read.Load(), int64(64<<10))
+
+	// An ordinary error body is still read for its message.
+	fake.InjectFault(stackonefake.Fault{Status: http.StatusInternalServerError, BodySize: 60 << 10})
+	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "Internal Server Error", ae.Message)
+}
+
+// redirectTo answers every request with a 302 to target (plus the request's path and query), counting them.
+func redirectTo(target func() string, hits *atomic.Int32) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, target()+r.URL.RequestURI(), http.StatusFound)
+	})
+}
+
+func TestRedirectsThatWouldLeakTheKeyAreRefused(t *testing.T) {
+	var finalHits atomic.Int32
+	final := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		finalHits.Add(1)
+		fmt.Fprint(w, `{"data":[],"next":null}`)
+	}))
+	t.Cleanup(final.Close)
+	finalURL := func() string { return final.URL }
+	// the same server under another name: a host change even though it is the same machine
+	finalByName := func() string { return strings.Replace(final.URL, "127.0.0.1", "localhost", 1) }
+
+	tests := []struct {
+		name     string
+		tls      bool
+		target   func() string
+		wantText string
+	}{
+		{name: "to another host", target: finalByName, wantText: "to another host"},
+		{name: "to another port", target: finalURL, wantText: "to another host"},
+		{name: "https to http", tls: true, target: finalURL, wantText: "unencrypted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			finalHits.Store(0)
+			var hits atomic.Int32
+			var srv *httptest.Server
+			if tt.tls {
+				srv = httptest.NewTLSServer(redirectTo(tt.target, &hits))
+			} else {
+				srv = httptest.NewServer(redirectTo(tt.target, &hits))
+			}
+			t.Cleanup(srv.Close)
+			c, err := NewClient(srv.Client(), srv.URL, "key-123", "ua", nil)
+			require.NoError(t, err)
+			_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{Next: "secret-cursor"})
+			var re *RedirectError
+			require.ErrorAs(t, err, &re)
+			assert.Contains(t, err.Error(), tt.wantText)
+			assert.NotContains(t, err.Error(), "secret-cursor", "the URL's query stays out of the message")
+			assert.EqualValues(t, 1, hits.Load())
+			assert.Zero(t, finalHits.Load(), "the key never reached the redirect's target")
+		})
+	}
+}
+
+func TestRedirectWithinTheHostIsFollowed(t *testing.T) {
+	var mux http.ServeMux
+	mux.HandleFunc("/old/requests/logs", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/new"+strings.TrimPrefix(r.URL.RequestURI(), "/old"), http.StatusMovedPermanently)
+	})
+	var auth string
+	mux.HandleFunc("/new/requests/logs", func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		fmt.Fprint(w, `{"data":[],"next":null}`)
+	})
+	srv := httptest.NewTLSServer(&mux)
+	t.Cleanup(srv.Close)
+
+	// A policy the caller set on its client still applies, after ours.
+	var policyCalls int
+	hc := srv.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error {
+		policyCalls++
+		return nil
+	}
+	c, err := NewClient(hc, srv.URL+"/old", "key-123", "ua", nil)
+	require.NoError(t, err)
+	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, policyCalls)
+	assert.Equal(t, "Basic "+base64.StdEncoding.EncodeToString([]byte("key-123:")), auth)
+
+	// and a policy that stops redirects still stops them
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c, err = NewClient(hc, srv.URL+"/old", "key-123", "ua", nil)
+	require.NoError(t, err)
+	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
+	var ae *APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusMovedPermanently, ae.StatusCode)
+}
+
+func TestRedirectLoopStops(t *testing.T) {
+	var hits atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(redirectTo(func() string { return srv.URL }, &hits))
+	t.Cleanup(srv.Close)
+	c, err := NewClient(srv.Client(), srv.URL, "k", "ua", nil)
+	require.NoError(t, err)
+	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
+	require.Error(t, err)
+	assert.EqualValues(t, 10, hits.Load())
+}
+
+func TestPlainHTTPOnlyToLoopback(t *testing.T) {
+	tests := []struct {
+		endpoint string
+		ok       bool
+	}{
+		{"https://api.stackone.com", true},
+		{"http://127.0.0.1:8089", true},
+		{"http://127.1.2.3", true},
+		{"http://[::1]:8089", true},
+		{"http://localhost:8089", true},
+		{"http://LOCALHOST", true},
+		{"http://api.stackone.com", false},
+		{"http://10.0.0.1:8089", false},
+		{"http://localhost.evil.example", false},
+		{"http://[::ffff:10.0.0.1]", false},
+		{"ftp://api.stackone.com", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.endpoint, func(t *testing.T) {
+			_, err := NewClient(http.DefaultClient, tt.endpoint, "k", "ua", nil)
+			if tt.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+		})
+	}
+	_, err := NewClient(http.DefaultClient, "http://api.stackone.com", "k", "ua", nil)
+	assert.ErrorContains(t, err, "unencrypted")
+}
+
+func TestGivenHTTPClientIsNotModified(t *testing.T) {
+	// The redirect policy goes on a copy: a shared client (http.DefaultClient) keeps its own.
+	hc := &http.Client{}
+	_, err := NewClient(hc, "https://api.stackone.com", "k", "ua", nil)
+	require.NoError(t, err)
+	assert.Nil(t, hc.CheckRedirect)
 }
