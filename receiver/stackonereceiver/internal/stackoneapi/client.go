@@ -70,6 +70,9 @@ func NewClient(httpClient *http.Client, endpoint, apiKey, userAgent string, limi
 	if base.Scheme == "http" && !IsLoopback(base.Hostname()) {
 		return nil, fmt.Errorf("invalid endpoint %q: http would send the API key unencrypted; use https (plain http is accepted only for loopback addresses)", endpoint)
 	}
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
 	hc := *httpClient
 	hc.CheckRedirect = keepKeyOnRedirect(httpClient.CheckRedirect)
 	c := &Client{
@@ -136,7 +139,8 @@ func port(u *url.URL) string {
 	return "80"
 }
 
-// do sends one request and returns the body of a 2xx answer, or an *APIError, a *NetworkError or a *DecodeError.
+// do sends one request and returns the body of a 2xx answer, or an *APIError, a *NetworkError, a *TooLargeError
+// or a *RedirectError.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte) ([]byte, error) {
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
