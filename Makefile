@@ -48,16 +48,19 @@ lint: $(GOLANGCI_LINT)
 test-unit:
 	go test -race -count=1 ./...
 
-## fuzz: a short run of the page-decoder fuzz target
+## fuzz: a short run of the fuzz target of the page decoder and the mapper
 fuzz:
-	go test -run '^$$' -fuzz FuzzDecodePage -fuzztime 10s ./$(RECEIVER)/internal/stackoneapi/
+	go test -run '^$$' -fuzz FuzzDecodePage -fuzztime 10s ./$(RECEIVER)/
 
 ## test: everything CI runs
 test: vet test-unit fuzz test-contract test-e2e
 
-## bench: decode and map one 100-entry page
+## bench: every benchmark of the receiver, BENCH_COUNT times; then the medians of decode+map of one 100-entry
+##   page, the jsontext tokenize floor and the encoding/json baseline, and their ratio to the floor
+BENCH_COUNT ?= 6
 bench:
-	go test -run '^$$' -bench . -benchmem ./$(RECEIVER)/...
+	set -o pipefail; go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./$(RECEIVER)/... \
+		| tee /dev/stderr | awk -f scripts/bench-summary.awk
 
 ## clean: remove everything the Makefile, the demo and the tests create (tools, builds, state, npm packages)
 clean:

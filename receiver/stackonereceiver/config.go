@@ -78,11 +78,18 @@ type ActionLogsConfig struct {
 	Filter  stackoneapi.ActionLogFilter `mapstructure:"filter"`
 }
 
-// RedactionConfig lists header and URL query-parameter names whose values are replaced by "REDACTED".
-// Names are matched case-insensitively; `*` matches any run of characters (e.g. `*token*`).
+// RedactionConfig lists the names whose values are replaced by "REDACTED". Names are matched
+// case-insensitively; `*` matches any run of characters (e.g. `*token*`).
 type RedactionConfig struct {
-	Headers     []string `mapstructure:"headers"`
+	// Headers are names of request and response headers.
+	Headers []string `mapstructure:"headers"`
+	// QueryParams are names of query and fragment parameters in url.full and in any other URL exported.
 	QueryParams []string `mapstructure:"query_params"`
+	// Fields are snake_case names of entry fields exported as stackone.<name> with the type they were sent with
+	// (fields StackOne adds later, free-text ones). Separate from Headers because header-style globs such as
+	// *key* or *auth* would hide harmless fields (connector_key, auth_type); typed fields such as ids are never
+	// matched.
+	Fields []string `mapstructure:"fields"`
 }
 
 // Unmarshal exists because confighttp.ClientConfig implements confmap.Unmarshaler: squashed into Config, its
@@ -111,12 +118,18 @@ func createDefaultConfig() component.Config {
 		MaxResponseSize:      stackoneapi.DefaultMaxResponseSize,
 		BackOff:              backOff,
 		Redaction: RedactionConfig{
+			// *auth* and *key* catch the many spellings of credential headers (X-Auth-Key, Authentication,
+			// Ocp-Apim-Subscription-Key, X-Functions-Key). Field names get their own list (Fields).
 			Headers: []string{
-				"authorization", "proxy-authorization", "cookie", "set-cookie",
-				"*api-key*", "*api_key*", "*apikey*", "*token*", "*secret*", "*password*", "*signature*",
+				"authorization", "proxy-authorization", "*auth*", "*key*", "cookie", "set-cookie",
+				"*token*", "*secret*", "*password*", "*signature*", "*credential*",
 			},
 			QueryParams: []string{
 				"*key*", "*token*", "*secret*", "*password*", "*signature*", "sig", "code", "auth*",
+			},
+			Fields: []string{
+				"authorization", "*cookie*", "*api_key*", "*apikey*", "*access_key*", "*private_key*",
+				"*token*", "*secret*", "*password*", "*signature*", "*credential*",
 			},
 		},
 		RequestLogs: RequestLogsConfig{Enabled: true},
@@ -161,7 +174,7 @@ func (cfg *Config) Validate() error {
 	if err := cfg.BackOff.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("retry_on_failure: %w", err))
 	}
-	for _, p := range append(append([]string{}, cfg.Redaction.Headers...), cfg.Redaction.QueryParams...) {
+	for _, p := range append(append(append([]string{}, cfg.Redaction.Headers...), cfg.Redaction.QueryParams...), cfg.Redaction.Fields...) {
 		if _, err := path.Match(strings.ToLower(p), ""); err != nil || strings.TrimSpace(p) == "" {
 			errs = append(errs, fmt.Errorf("redaction pattern %q is invalid: use a name or a pattern with * such as *token*", p))
 		}

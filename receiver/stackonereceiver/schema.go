@@ -1,15 +1,12 @@
 package stackonereceiver
 
 import (
+	"slices"
 	"strings"
-
-	"go.opentelemetry.io/collector/pdata/pcommon"
-
-	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
 )
 
 // valueKind is the type a known field is exported with; a value that cannot be read as it is dropped and counted.
-type valueKind int
+type valueKind uint8
 
 const (
 	kindString valueKind = iota
@@ -17,6 +14,17 @@ const (
 	kindNumber // int when integral, double otherwise
 	kindBool
 	kindDouble
+	kindAsSent // string, int, double or bool, whichever the JSON value is; null, objects and arrays are left out
+)
+
+// semconvRole marks the semantic-convention fields that need more than a typed copy.
+type semconvRole uint8
+
+const (
+	roleNone   semconvRole = iota
+	roleMethod             // upper-cased
+	roleURL                // redacted; its host is the fallback for server.address
+	roleStatus             // decides the severity
 )
 
 // semconvField maps an entry field to an OpenTelemetry semantic-convention attribute.
@@ -24,26 +32,64 @@ type semconvField struct {
 	key  string
 	attr string
 	kind valueKind
+	role semconvRole
 }
 
-// schema describes one StackOne log stream: how to identify, time and map its entries. The mapping is
-// driven by it, so every stream shares one mapper and one set of guarantees.
+// bodyStyle says how a stream's record body is rendered.
+type bodyStyle uint8
+
+const (
+	// bodyMethodPath is the body StackOne's own guide shows: "GET /unified/hris/employees".
+	bodyMethodPath bodyStyle = iota
+	// bodyMethodURLOrAction is "<METHOD> <url>" when an action made an HTTP call, else the action it ran. The URL
+	// is the redacted url.full, never the raw field.
+	bodyMethodURLOrAction
+)
+
+// schema describes one StackOne log stream: how to identify, time and map its entries. The mapping is driven by
+// it, so every stream shares one mapper and one set of guarantees.
 type schema struct {
 	stream    string // config key and telemetry attribute, e.g. request_logs
 	eventName string
 	idKeys    []string // first present wins; an entry with none gets a content digest
-	timeKeys  []string // first present wins; the rest are exported as stackone.* strings
-	statusKey string
-	// fallbacks for status and method when the top-level field is absent, as nested in request/response objects
-	semconv []semconvField
+	timeKeys  []string // first that parses wins; the rest are exported as stackone.* strings
+	semconv   []semconvField
 	// typed are stackone.* fields with a documented type; renamed gives some a clearer attribute name.
 	typed   map[string]valueKind
 	renamed map[string]string
-	// body renders the record body; it gets the attributes already mapped, so it can use redacted values.
-	body func(e stackoneapi.Entry, attrs pcommon.Map) string
+	// documented are the other fields the API reference lists; they are exported as sent, like unknown fields,
+	// but are looked up without computing their attribute name on every entry.
+	documented []string
+	body       bodyStyle
 
-	// mapped are the fields exported under another name (or as the timestamp), never again as stackone.*.
-	mapped map[string]bool
+	compiled
+}
+
+// compiled is the lookup table the mapper decodes against: one slot per known top-level field.
+type compiled struct {
+	fields []field
+	// byName finds a field's slot from its snake_case name and its usual camelCase spelling; other spellings
+	// are snake_cased first.
+	byName map[string]int
+	// slots of the fields with a part in the record beyond their own attribute; -1 when the schema has none
+	idSlots, timeSlots                                       []int
+	methodSlot, pathSlot, actionIDSlot, successSlot, urlSlot int
+	requestSlot, responseSlot                                int
+}
+
+// field is one known top-level field. attr is empty when the field is never exported under its own name (the
+// first time key when it parses, the nested request and response objects).
+type field struct {
+	name string // snake_case, as the API reference spells it
+	attr string
+	kind valueKind
+	role semconvRole
+	// exportedAsSent fields are matched against redaction.fields; typed ones (ids, flags, numbers) never are.
+	exportedAsSent bool
+	// primaryTime is the first time key: it becomes the Timestamp, and is exported as stackone.<name> only when
+	// it does not parse, so the text StackOne sent is not lost.
+	primaryTime bool
+	semconv     bool
 }
 
 // withName is the same mapping under another stream and event name (platform logs share request logs' shape).
@@ -54,11 +100,95 @@ func (s *schema) withName(stream, eventName string) *schema {
 }
 
 func newSchema(s schema) *schema {
-	s.mapped = map[string]bool{s.timeKeys[0]: true}
-	for _, f := range s.semconv {
-		s.mapped[f.key] = true
+	c := compiled{byName: map[string]int{}, methodSlot: -1, pathSlot: -1, actionIDSlot: -1, successSlot: -1, urlSlot: -1, requestSlot: -1, responseSlot: -1}
+	add := func(f field) int {
+		if i, ok := c.byName[f.name]; ok {
+			return i
+		}
+		c.fields = append(c.fields, f)
+		i := len(c.fields) - 1
+		c.byName[f.name] = i
+		if camel := camelCase(f.name); camel != f.name {
+			c.byName[camel] = i
+		}
+		return i
 	}
+	for _, f := range s.semconv {
+		i := add(field{name: f.key, attr: f.attr, kind: f.kind, role: f.role, semconv: true})
+		switch f.role {
+		case roleMethod:
+			c.methodSlot = i
+		case roleURL:
+			c.urlSlot = i
+		}
+		if f.attr == "url.path" {
+			c.pathSlot = i
+		}
+	}
+	stackone := func(name string, kind valueKind) field {
+		attr := name
+		if r, ok := s.renamed[name]; ok {
+			attr = r
+		}
+		return field{name: name, attr: "stackone." + attr, kind: kind, exportedAsSent: kind == kindAsSent}
+	}
+	for i, k := range s.timeKeys {
+		f := stackone(k, kindAsSent)
+		f.primaryTime = i == 0
+		c.timeSlots = append(c.timeSlots, add(f))
+	}
+	// Sorted for a stable slot order; the attribute order follows it.
+	typed := make([]string, 0, len(s.typed))
+	for k := range s.typed {
+		typed = append(typed, k)
+	}
+	slices.Sort(typed)
+	for _, k := range typed {
+		add(stackone(k, s.typed[k]))
+	}
+	for _, k := range s.documented {
+		add(stackone(k, kindAsSent))
+	}
+	for _, k := range s.idKeys {
+		c.idSlots = append(c.idSlots, add(stackone(k, kindAsSent)))
+	}
+	// request and response are objects (mapped to http.* attributes); a scalar under either name is exported as
+	// stackone.request / stackone.response like any other field.
+	c.requestSlot = add(stackone("request", kindAsSent))
+	c.responseSlot = add(stackone("response", kindAsSent))
+	c.successSlot = add(stackone("success", kindAsSent))
+	c.actionIDSlot = add(stackone("action_id", kindAsSent))
+	if c.methodSlot < 0 {
+		c.methodSlot = add(stackone("http_method", kindAsSent))
+	}
+	if c.pathSlot < 0 {
+		c.pathSlot = add(stackone("path", kindAsSent))
+	}
+	s.compiled = c
 	return &s
+}
+
+// camelCase is the guide's spelling of a snake_case name: request_id -> requestId.
+func camelCase(s string) string {
+	if !strings.Contains(s, "_") {
+		return s
+	}
+	var b strings.Builder
+	up := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_':
+			up = true
+		case up && c >= 'a' && c <= 'z':
+			b.WriteByte(c - 'a' + 'A')
+			up = false
+		default:
+			b.WriteByte(c)
+			up = false
+		}
+	}
+	return b.String()
 }
 
 var requestLogSchema = newSchema(schema{
@@ -66,11 +196,10 @@ var requestLogSchema = newSchema(schema{
 	eventName: "stackone.request_log",
 	idKeys:    []string{"request_id"},
 	timeKeys:  []string{"event_datetime", "start_time"},
-	statusKey: "status",
 	semconv: []semconvField{
-		{key: "http_method", attr: "http.request.method", kind: kindString},
-		{key: "status", attr: "http.response.status_code", kind: kindInt},
-		{key: "url", attr: "url.full", kind: kindString},
+		{key: "http_method", attr: "http.request.method", kind: kindString, role: roleMethod},
+		{key: "status", attr: "http.response.status_code", kind: kindInt, role: roleStatus},
+		{key: "url", attr: "url.full", kind: kindString, role: roleURL},
 		{key: "path", attr: "url.path", kind: kindString},
 		{key: "source_ip", attr: "client.address", kind: kindString},
 	},
@@ -80,27 +209,12 @@ var requestLogSchema = newSchema(schema{
 		"request_id": kindString, "account_id": kindString, "project_id": kindString, "source_id": kindString,
 	},
 	renamed: map[string]string{"duration": "duration_ms"},
-	body:    methodAndPath,
+	documented: []string{
+		"provider", "service", "resource", "sub_resource", "child_resource", "action", "end_time",
+		"source_type", "source_value", "category", "step_requests",
+	},
+	body: bodyMethodPath,
 })
-
-// methodAndPath is the body StackOne's own guide shows: "GET /unified/hris/employees".
-func methodAndPath(e stackoneapi.Entry, _ pcommon.Map) string {
-	method, _ := e.String("http_method")
-	if method == "" {
-		if req, ok := e.Object("request"); ok {
-			method, _ = req.String("method")
-		}
-	}
-	p, _ := e.String("path")
-	if p == "" {
-		if req, ok := e.Object("request"); ok {
-			if u, ok := req.Object("url"); ok {
-				p, _ = u.String("path")
-			}
-		}
-	}
-	return strings.TrimSpace(strings.ToUpper(method) + " " + p)
-}
 
 // platformLogSchema: GET /requests/platform-logs entries are request logs plus a category.
 var platformLogSchema = requestLogSchema.withName("platform_logs", "stackone.platform_log")
@@ -108,15 +222,15 @@ var platformLogSchema = requestLogSchema.withName("platform_logs", "stackone.pla
 // stepLogSchema: GET /requests/logs/steps entries are the provider calls a request made. They have no
 // event_datetime, and share their request_id with their siblings, so the step's own id identifies them.
 var stepLogSchema = newSchema(schema{
-	stream:    "step_logs",
-	eventName: "stackone.step_log",
-	idKeys:    []string{"id", "step_id", "log_id"},
-	timeKeys:  []string{"start_time", "event_datetime"},
-	statusKey: "status",
-	semconv:   requestLogSchema.semconv,
-	typed:     requestLogSchema.typed,
-	renamed:   requestLogSchema.renamed,
-	body:      methodAndPath,
+	stream:     "step_logs",
+	eventName:  "stackone.step_log",
+	idKeys:     []string{"id", "step_id", "log_id"},
+	timeKeys:   []string{"start_time", "event_datetime"},
+	semconv:    requestLogSchema.semconv,
+	typed:      requestLogSchema.typed,
+	renamed:    requestLogSchema.renamed,
+	documented: requestLogSchema.documented,
+	body:       bodyMethodPath,
 })
 
 var actionLogSchema = newSchema(schema{
@@ -124,11 +238,10 @@ var actionLogSchema = newSchema(schema{
 	eventName: "stackone.action_log",
 	idKeys:    []string{"log_id"},
 	timeKeys:  []string{"event_time", "start_time"},
-	statusKey: "status_code",
 	semconv: []semconvField{
-		{key: "http_method", attr: "http.request.method", kind: kindString},
-		{key: "status_code", attr: "http.response.status_code", kind: kindInt},
-		{key: "url", attr: "url.full", kind: kindString},
+		{key: "http_method", attr: "http.request.method", kind: kindString, role: roleMethod},
+		{key: "status_code", attr: "http.response.status_code", kind: kindInt, role: roleStatus},
+		{key: "url", attr: "url.full", kind: kindString, role: roleURL},
 		{key: "user_agent", attr: "user_agent.original", kind: kindString},
 		{key: "ip_address", attr: "client.address", kind: kindString},
 		{key: "session_id", attr: "session.id", kind: kindString},
@@ -140,17 +253,10 @@ var actionLogSchema = newSchema(schema{
 		"action_id": kindString, "source_id": kindString, "auth_id": kindString, "agent_id": kindString,
 		"origin_owner_id": kindString, "connector_profile_id": kindString,
 	},
-	// "<METHOD> <url>" when the action made an HTTP call, else the action it ran. The URL is the redacted
-	// url.full, never the raw field.
-	body: func(e stackoneapi.Entry, attrs pcommon.Map) string {
-		if method, ok := e.String("http_method"); ok && method != "" {
-			u := ""
-			if v, ok := attrs.Get("url.full"); ok {
-				u = v.Str()
-			}
-			return strings.TrimSpace(strings.ToUpper(method) + " " + u)
-		}
-		id, _ := e.String("action_id")
-		return id
+	documented: []string{
+		"log_type", "end_time", "connector_key", "connector_version", "connector_owner", "mode", "source_type",
+		"source_value", "auth_type", "transport_type", "stream_type", "origin_owner_name", "action_type",
+		"category", "risk_level",
 	},
+	body: bodyMethodURLOrAction,
 })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -273,22 +274,37 @@ func (s *stream) deliver(ctx context.Context, page stackoneapi.Page) (newest tim
 	inPage := make(map[string]bool, len(page.Entries))
 	ld, lrs := s.r.mapper.newLogs()
 	observed := pcommon.NewTimestampFromTime(s.r.now())
-	dups, invalid := 0, 0
-	for _, e := range page.Entries {
-		t, _ := eventTime(s.schema, e)
-		if t.After(newest) {
-			newest = t
+	dups, invalid, badTime := 0, 0, 0
+	// Every entry is mapped in one pass that also yields its id and time; duplicates are dropped afterwards.
+	keep := make([]bool, 0, len(page.Entries))
+	for _, raw := range page.Entries {
+		meta := s.r.mapper.appendRecord(lrs, s.schema, raw, observed)
+		if meta.time.After(newest) {
+			newest = meta.time
 		}
-		id := entryID(s.schema, e)
-		if s.cp.seen(id) || inPage[id] {
+		if s.cp.seen(meta.id) || inPage[meta.id] {
 			dups++
+			keep = append(keep, false)
 			continue
 		}
+		id := strings.Clone(meta.id) // it may alias the page, and the position keeps it for the whole window
 		inPage[id] = true
-		if n := s.r.mapper.appendRecord(lrs, s.schema, e, observed); n > 0 {
+		keep = append(keep, true)
+		if meta.invalid > 0 {
 			invalid++
 		}
-		fresh = append(fresh, emitted{id, t})
+		if meta.badTime {
+			badTime++
+		}
+		fresh = append(fresh, emitted{id, meta.time})
+	}
+	if dups > 0 {
+		i := 0
+		lrs.RemoveIf(func(plog.LogRecord) bool {
+			drop := !keep[i]
+			i++
+			return drop
+		})
 	}
 	if !newest.IsZero() {
 		s.r.telemetry.ReceiverStackoneLag.Record(ctx, s.r.now().Sub(newest).Seconds(), s.attrs)
@@ -299,6 +315,10 @@ func (s *stream) deliver(ctx context.Context, page stackoneapi.Page) (newest tim
 	if invalid > 0 {
 		s.r.telemetry.ReceiverStackoneEntriesMalformed.Add(ctx, int64(invalid), metric.WithAttributes(attribute.String("stream", s.schema.stream), attribute.String("reason", "invalid_field")))
 		s.r.sampled.Warn("Emitted entries without fields whose values had an unexpected type", zap.String("stream", s.schema.stream), zap.Int("entries", invalid))
+	}
+	if badTime > 0 {
+		s.r.telemetry.ReceiverStackoneEntriesMalformed.Add(ctx, int64(badTime), metric.WithAttributes(attribute.String("stream", s.schema.stream), attribute.String("reason", "invalid_time")))
+		s.r.sampled.Warn("Emitted entries without a timestamp because their event time does not parse", zap.String("stream", s.schema.stream), zap.Int("entries", badTime))
 	}
 	if len(fresh) == 0 {
 		return newest, nil

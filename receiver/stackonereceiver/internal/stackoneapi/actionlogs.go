@@ -96,5 +96,5 @@ func (c *Client) ListActions(ctx context.Context, q ActionQuery) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	return DecodePage(resp)
+	return DecodePage(resp, maxEntriesFor(q.PageSize))
 }

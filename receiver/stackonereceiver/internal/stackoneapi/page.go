@@ -2,18 +2,20 @@ package stackoneapi
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
+	"io"
 	"strconv"
-	"strings"
-	"time"
-	"unicode"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
-// Page is one decoded page of any logs endpoint.
+// Page is one page of any logs endpoint, split but not decoded: each entry is handed over as its raw JSON, and
+// the receiver decodes it straight into a log record, driven by the stream's schema.
 type Page struct {
-	Entries []Entry
+	// Entries are the JSON objects of `data`, each a sub-slice of the response body (no copy).
+	Entries []jsontext.Value
 	// Next is the cursor for the following page; empty on the last page and on page-numbered endpoints.
 	Next string
 	// Total is the server's count of matching rows on page-numbered endpoints, -1 when not sent.
@@ -22,181 +24,162 @@ type Page struct {
 	NotObjects int
 }
 
-// Entry is one log entry with its keys in snake_case whatever casing the API used. Values are as JSON decodes
-// them, with numbers kept as json.Number so ids and large integers survive exactly. Unknown fields are kept.
-type Entry map[string]any
+// pageOptions keep the tolerance of a generic JSON decoder: a repeated name or invalid UTF-8 inside one entry is
+// the mapper's business (last name wins, bad bytes become U+FFFD), not a reason to refuse the whole page.
+var pageOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
 
-type wirePage struct {
-	Data  []any `json:"data"`
-	Next  any   `json:"next"`
-	Total any   `json:"total"`
+type pageDecoder struct {
+	dec jsontext.Decoder
+	buf bytes.Buffer
 }
 
-// DecodePage decodes a page body in one pass. A body that is not the page shape (cut off, HTML from a proxy)
-// is a *DecodeError; a single bad element is counted in NotObjects and the rest of the page still flows.
-func DecodePage(body []byte) (Page, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // ids and large integers survive exactly
-	var wp wirePage
-	if err := dec.Decode(&wp); err != nil {
-		return Page{}, &DecodeError{Err: err}
-	}
-	p := Page{Total: -1, Entries: make([]Entry, 0, len(wp.Data))}
-	switch next := wp.Next.(type) {
-	case nil:
-	case string:
-		p.Next = next
-	default:
-		return Page{}, &DecodeError{Err: fmt.Errorf("next is not a string: %T", wp.Next)}
-	}
-	if n, ok := wp.Total.(json.Number); ok {
-		if v, err := n.Int64(); err == nil {
-			p.Total = v
+// Decoders are reused: one holds a few KB of state, and a backfill decodes a page per request.
+var pageDecoders = sync.Pool{New: func() any { return new(pageDecoder) }}
+
+// DecodePage splits a page body in one pass. A body that is not the page shape (cut off, HTML from a proxy) is
+// a *DecodeError; a single element that is not an object is counted in NotObjects and the rest of the page
+// still flows. More than maxEntries elements in `data` (objects or not) is a *TooLargeError, found before the
+// rest is read, so an answer of millions of tiny elements costs no memory beyond its body. maxEntries <= 0 means
+// no limit.
+func DecodePage(body []byte, maxEntries int) (Page, error) {
+	pd := pageDecoders.Get().(*pageDecoder)
+	// The decoder reads the body in place through a bytes.Buffer, so the entries alias it.
+	pd.buf = *bytes.NewBuffer(body)
+	pd.dec.Reset(&pd.buf, pageOptions...)
+	p, err := decodePage(&pd.dec, maxEntries)
+	pd.dec.Reset(&bytes.Buffer{}) // drop the reference to body before pooling
+	pd.buf = bytes.Buffer{}
+	pageDecoders.Put(pd)
+	if err != nil {
+		var tl *TooLargeError
+		if !errors.As(err, &tl) {
+			err = &DecodeError{Err: err}
 		}
-	}
-	for _, el := range wp.Data {
-		m, ok := el.(map[string]any)
-		if !ok {
-			p.NotObjects++
-			continue
-		}
-		p.Entries = append(p.Entries, Entry(normalizeKeys(m)))
+		return Page{}, err
 	}
 	return p, nil
 }
 
-// opaqueKeys hold maps whose keys are data (header names, query parameters), not field names.
-var opaqueKeys = map[string]bool{"headers": true, "query_params": true, "body": true}
-
-func normalizeKeys(m map[string]any) map[string]any {
-	for k, v := range m {
-		nk := SnakeCase(k)
-		if nested, ok := v.(map[string]any); ok && !opaqueKeys[nk] {
-			v = normalizeKeys(nested)
+func decodePage(dec *jsontext.Decoder, maxEntries int) (Page, error) {
+	p := Page{Total: -1}
+	switch dec.PeekKind() {
+	case 'n':
+		// `null` decodes to an empty page, as it did with encoding/json.
+		_, err := dec.ReadToken()
+		return p, err
+	case '{':
+	default:
+		if _, err := dec.ReadToken(); err != nil {
+			return p, err
 		}
-		if nk != k {
-			delete(m, k)
-			// When both spellings are present the snake_case one, the documented form, wins.
-			if _, exists := m[nk]; exists {
-				continue
+		return p, errors.New("the body is not a JSON object")
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return p, err
+	}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadValue()
+		if err != nil {
+			return p, err
+		}
+		// Member names match case-insensitively, as encoding/json matched them; a repeated member wins.
+		switch {
+		case quotedNameIs(name, "data"):
+			if err := decodeData(dec, &p, maxEntries); err != nil {
+				return p, err
+			}
+		case quotedNameIs(name, "next"):
+			v, err := dec.ReadValue()
+			if err != nil {
+				return p, err
+			}
+			switch v.Kind() {
+			case 'n':
+				p.Next = ""
+			case '"':
+				s, err := jsontext.AppendUnquote(nil, v)
+				if err != nil {
+					return p, err
+				}
+				p.Next = string(s)
+			default:
+				return p, fmt.Errorf("next is not a string: %s", v.Kind())
+			}
+		case quotedNameIs(name, "total"):
+			v, err := dec.ReadValue()
+			if err != nil {
+				return p, err
+			}
+			p.Total = -1
+			if v.Kind() == '0' {
+				if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+					p.Total = n
+				}
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return p, err
 			}
 		}
-		m[nk] = v
 	}
-	return m
+	// Whatever follows the page object is not read, as encoding/json's Decoder did not read it.
+	_, err := dec.ReadToken()
+	return p, err
 }
 
-// SnakeCase turns camelCase (requestId, eventDatetime, sourceIP) into snake_case; snake_case passes unchanged.
-func SnakeCase(s string) string {
-	if strings.IndexFunc(s, unicode.IsUpper) < 0 {
-		return s
+func decodeData(dec *jsontext.Decoder, p *Page, maxEntries int) error {
+	p.Entries, p.NotObjects = p.Entries[:0], 0
+	switch dec.PeekKind() {
+	case 'n':
+		_, err := dec.ReadToken()
+		return err
+	case '[':
+	default:
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		return errors.New("data is not an array")
 	}
-	var b strings.Builder
-	b.Grow(len(s) + 4)
-	rs := []rune(s)
-	for i, r := range rs {
-		if unicode.IsUpper(r) {
-			prevLower := i > 0 && (unicode.IsLower(rs[i-1]) || unicode.IsDigit(rs[i-1]))
-			acronymEnd := i > 0 && unicode.IsUpper(rs[i-1]) && i+1 < len(rs) && unicode.IsLower(rs[i+1])
-			if (prevLower || acronymEnd) && rs[i-1] != '_' {
-				b.WriteByte('_')
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for n := 1; dec.PeekKind() != ']'; n++ {
+		if maxEntries > 0 && n > maxEntries {
+			return &TooLargeError{Reason: fmt.Sprintf("the page holds more than %d entries", maxEntries)}
+		}
+		if dec.PeekKind() != '{' {
+			if err := dec.SkipValue(); err != nil {
+				return err
 			}
-			b.WriteRune(unicode.ToLower(r))
+			p.NotObjects++
 			continue
 		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// String returns a string field. Numbers and booleans are rendered as text, because ids and enums sometimes
-// arrive as numbers; objects and arrays are not strings.
-func (e Entry) String(key string) (string, bool) {
-	switch v := e[key].(type) {
-	case string:
-		return v, true
-	case json.Number:
-		return v.String(), true
-	case bool:
-		return strconv.FormatBool(v), true
-	}
-	return "", false
-}
-
-// Int returns an integer field; a numeric string ("500") is accepted, a fraction or anything else is not.
-func (e Entry) Int(key string) (int64, bool) {
-	var s string
-	switch v := e[key].(type) {
-	case json.Number:
-		s = v.String()
-	case string:
-		s = strings.TrimSpace(v)
-	default:
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-		return int64(f), true
-	}
-	return 0, false
-}
-
-// Float returns a numeric field; a numeric string is accepted.
-func (e Entry) Float(key string) (float64, bool) {
-	var s string
-	switch v := e[key].(type) {
-	case json.Number:
-		s = v.String()
-	case string:
-		s = strings.TrimSpace(v)
-	default:
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false
-	}
-	return f, true
-}
-
-// Bool returns a boolean field; "true"/"false" strings are accepted.
-func (e Entry) Bool(key string) (bool, bool) {
-	switch v := e[key].(type) {
-	case bool:
-		return v, true
-	case string:
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		return b, err == nil
-	}
-	return false, false
-}
-
-// Time returns a date-time field: RFC 3339 text, or a number of epoch milliseconds.
-func (e Entry) Time(key string) (time.Time, bool) {
-	switch v := e[key].(type) {
-	case string:
-		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
-		return t, err == nil
-	case json.Number:
-		ms, err := v.Int64()
-		if err != nil || ms <= 0 {
-			return time.Time{}, false
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
 		}
-		return time.UnixMilli(ms).UTC(), true
+		p.Entries = append(p.Entries, v)
 	}
-	return time.Time{}, false
+	_, err := dec.ReadToken()
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
-// Object returns a nested object field.
-func (e Entry) Object(key string) (Entry, bool) {
-	m, ok := e[key].(map[string]any)
-	return Entry(m), ok
-}
-
-// Has reports whether the field is present and not null.
-func (e Entry) Has(key string) bool {
-	v, ok := e[key]
-	return ok && v != nil
+// quotedNameIs compares a raw JSON member name with an ASCII name, case-insensitively. A name written with
+// escapes is unquoted first.
+func quotedNameIs(quoted jsontext.Value, name string) bool {
+	if len(quoted) < 2 {
+		return false
+	}
+	raw := []byte(quoted[1 : len(quoted)-1])
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		u, err := jsontext.AppendUnquote(nil, quoted)
+		if err != nil {
+			return false
+		}
+		raw = u
+	}
+	return bytes.EqualFold(raw, []byte(name))
 }

@@ -118,5 +118,20 @@ func (c *Client) ListCursor(ctx context.Context, path string, q CursorQuery) (Pa
 		}
 		return Page{}, err
 	}
-	return DecodePage(body)
+	return DecodePage(body, maxEntriesFor(q.PageSize))
 }
+
+// maxEntriesFor is how many entries a page may hold before it is refused. A server may round the page size up
+// or ignore it for small values, so some excess is tolerated; but an answer with far more entries than asked
+// for (a runaway query, a server that ignores page_size, a body of millions of tiny objects) would cost memory
+// and export work out of all proportion to the request, and is refused instead. Without a page size there is
+// no bound to derive, so only the body-size limit applies.
+func maxEntriesFor(pageSize int) int {
+	if pageSize <= 0 {
+		return 0
+	}
+	return 2*pageSize + pageSlack
+}
+
+// pageSlack lets small pages exceed twice their size a little (a server minimum of 50 for a page_size of 10).
+const pageSlack = 100

@@ -26,13 +26,13 @@ func mapPageFile(t *testing.T, s *schema, path string) (plog.Logs, int) {
 	t.Helper()
 	body, err := os.ReadFile(path)
 	require.NoError(t, err)
-	page, err := stackoneapi.DecodePage(body)
+	page, err := stackoneapi.DecodePage(body, 0)
 	require.NoError(t, err)
 	m := newMapper(createDefaultConfig().(*Config).Redaction, "v1.2.3")
 	ld, lrs := m.newLogs()
 	invalid := 0
 	for _, e := range page.Entries {
-		invalid += m.appendRecord(lrs, s, e, observedAt)
+		invalid += m.appendRecord(lrs, s, e, observedAt).invalid
 	}
 	return ld, invalid
 }
@@ -122,7 +122,7 @@ func TestActionLogMapping(t *testing.T) {
 	first, second := lrs.At(0), lrs.At(1)
 	assert.Equal(t, "stackone.action_log", first.EventName())
 	assert.Equal(t, plog.SeverityNumberInfo, first.SeverityNumber())
-	assert.Equal(t, "GET https://api.hibob.com/v1/people?limit=50&token=REDACTED", first.Body().Str(), "the body never carries the raw URL")
+	assert.Equal(t, "GET https://api.hibob.com/v1/people?token=REDACTED&limit=50", first.Body().Str(), "the body never carries the raw URL")
 	for attr, want := range map[string]any{
 		"http.request.method": "GET", "http.response.status_code": int64(200), "user_agent.original": "stackone-mcp/2.1",
 		"client.address": "198.51.100.23", "session.id": "sess_42", "stackone.log_id": "log_8c1f2a",

@@ -1,0 +1,114 @@
+package stackonereceiver
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
+)
+
+// FuzzDecodePage checks that no body, however broken, panics the page decoder or the mapper, and that what
+// they produce holds together: entries only with a page, one record per entry, a timestamp exactly when an
+// event time parsed, an id for every entry, valid UTF-8 everywhere, and no credentials in url.full.
+// `make fuzz` runs it for a short while; seeds are the golden inputs and a few broken bodies.
+func FuzzDecodePage(f *testing.F) {
+	for _, seed := range []string{
+		`{"data":[{"request_id":"r1","status":200}],"next":"c"}`,
+		`{"data":[{"requestId":"r1","eventDatetime":"2025-01-02T03:04:05Z","request":{"headers":{"A":"b"}}}],"next":null}`,
+		`{"data":[{"request_id":"a","requestId":"b","url":"https://u:p@h/x?token=t#access_token=z","event_datetime":"soon"}]}`,
+		`{"data":[{"headers":1,"request":{"url":{"hostName":"x"},"headers":{"Cookie":["a",1,null]}},"response":{"statusCode":"500"}}]}`,
+		"{\"data\":[{\"k\\u00e9y\":\"v\\n\",\"\xff\":\"\xfe\"}]}",
+		`{"data":[1,"x",null,{}],"total":3}`,
+		`{"data":[{"request_`,
+		`[]`, `null`, `{"next":{}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	inputs, _ := filepath.Glob(filepath.Join("testdata", "mapping", "*.json"))
+	for _, in := range inputs {
+		if b, err := os.ReadFile(in); err == nil {
+			f.Add(b)
+		}
+	}
+	m := newMapper(createDefaultConfig().(*Config).Redaction, "fuzz")
+	schemas := []*schema{requestLogSchema, actionLogSchema, stepLogSchema}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := stackoneapi.DecodePage(body, 1000)
+		if err != nil {
+			if len(p.Entries) != 0 {
+				t.Fatalf("entries returned with an error")
+			}
+		}
+		for _, s := range schemas {
+			_, lrs := m.newLogs()
+			for _, raw := range p.Entries {
+				checkRecord(t, s, raw, m.appendRecord(lrs, s, raw, observedAt), lrs.At(lrs.Len()-1))
+			}
+			if lrs.Len() != len(p.Entries) {
+				t.Fatalf("%d records for %d entries", lrs.Len(), len(p.Entries))
+			}
+			// The mapper is also handed what DecodePage would never pass on: it must not panic either.
+			checkRecord(t, s, body, m.appendRecord(lrs, s, body, observedAt), lrs.At(lrs.Len()-1))
+		}
+	})
+}
+
+func checkRecord(t *testing.T, s *schema, raw []byte, meta entryMeta, lr plog.LogRecord) {
+	t.Helper()
+	if meta.id == "" {
+		t.Fatalf("%s: no id for %q", s.stream, raw)
+	}
+	if (lr.Timestamp() != 0) != !meta.time.IsZero() {
+		t.Fatalf("%s: timestamp %v but event time %v for %q", s.stream, lr.Timestamp(), meta.time, raw)
+	}
+	if meta.badTime && !meta.time.IsZero() {
+		t.Fatalf("%s: badTime with a time for %q", s.stream, raw)
+	}
+	if meta.invalid < 0 {
+		t.Fatalf("%s: invalid %d", s.stream, meta.invalid)
+	}
+	if !utf8.ValidString(lr.Body().Str()) {
+		t.Fatalf("%s: body is not UTF-8: %q", s.stream, lr.Body().Str())
+	}
+	for k, v := range lr.Attributes().All() {
+		if !utf8.ValidString(k) {
+			t.Fatalf("%s: attribute name is not UTF-8: %q", s.stream, k)
+		}
+		switch v.Type() {
+		case pcommon.ValueTypeStr:
+			if !utf8.ValidString(v.Str()) {
+				t.Fatalf("%s: %s is not UTF-8: %q", s.stream, k, v.Str())
+			}
+		case pcommon.ValueTypeSlice:
+			if !strings.HasPrefix(k, "http.request.header.") && !strings.HasPrefix(k, "http.response.header.") {
+				t.Fatalf("%s: %s is a slice", s.stream, k)
+			}
+		case pcommon.ValueTypeMap, pcommon.ValueTypeBytes, pcommon.ValueTypeEmpty:
+			t.Fatalf("%s: %s has type %s", s.stream, k, v.Type())
+		}
+	}
+	if full, ok := lr.Attributes().Get("url.full"); ok {
+		if user, _, found := strings.Cut(authority(full.Str()), "@"); found && user != redacted+":"+redacted {
+			t.Fatalf("%s: user info %q exported in %q", s.stream, user, full.Str())
+		}
+	}
+}
+
+// authority is the part of an absolute URL between "scheme://" and the path.
+func authority(u string) string {
+	i := schemeEnd(u)
+	if i < 0 || !strings.HasPrefix(u[i+1:], "//") {
+		return ""
+	}
+	rest := u[i+3:]
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}

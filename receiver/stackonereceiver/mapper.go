@@ -1,0 +1,912 @@
+package stackonereceiver
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadata"
+)
+
+// mapper decodes raw entries straight into log records, driven by the stream's schema. It knows pdata and the
+// schemas, nothing of HTTP. Decoding walks each entry once with a jsontext.Decoder and builds no intermediate
+// map: every unescaped string value is a substring of one string made from the entry.
+type mapper struct {
+	sensitiveHeaders *nameMatcher // header names (request.headers, response.headers)
+	sensitiveFields  *nameMatcher // names of stackone.* fields exported as sent
+	urls             urlRedactor
+	scopeVersion     string
+
+	headerNames nameCache[*headerName]
+	schemas     atomic.Pointer[map[*schema]*schemaState]
+	schemasMu   sync.Mutex
+}
+
+// entryMeta is what the stream needs of an entry besides its record.
+type entryMeta struct {
+	id      string    // the schema's id key, else a digest of the raw entry; may alias the entry's memory
+	time    time.Time // the event time (schema's time keys in order); zero when none parses
+	badTime bool      // a time key was present but did not parse: the record flows without Timestamp
+	invalid int       // fields left out because their value had the wrong type
+}
+
+func newMapper(r RedactionConfig, scopeVersion string) *mapper {
+	return &mapper{
+		sensitiveHeaders: newNameMatcher(r.Headers),
+		sensitiveFields:  newNameMatcher(r.Fields),
+		urls:             urlRedactor{params: newNameMatcher(r.QueryParams)},
+		scopeVersion:     scopeVersion,
+	}
+}
+
+// newLogs starts one batch: one resource, one scope, records appended per entry.
+func (m *mapper) newLogs() (plog.Logs, plog.LogRecordSlice) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "stackone")
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	sl.Scope().SetVersion(m.scopeVersion)
+	return ld, sl.LogRecords()
+}
+
+// schemaState is what the mapper learns per schema: redaction decisions for its fields and the spellings of
+// field names it has met.
+type schemaState struct {
+	sensitive []bool // per slot: exported as sent and matching redaction.fields
+	names     nameCache[*keyInfo]
+}
+
+// keyInfo is what a top-level name that is not the exact spelling in the schema's table stands for.
+type keyInfo struct {
+	slot      int    // the known field it spells, -1 for a field the schema does not know
+	snake     string // snake_case name of an unknown field
+	attr      string // stackone.<snake>
+	sensitive bool
+}
+
+type headerName struct {
+	request, response string // attribute names: http.request.header.<lower-case name>, http.response.header.<...>
+	sensitive         bool
+}
+
+func (m *mapper) stateFor(s *schema) *schemaState {
+	if p := m.schemas.Load(); p != nil {
+		if st, ok := (*p)[s]; ok {
+			return st
+		}
+	}
+	m.schemasMu.Lock()
+	defer m.schemasMu.Unlock()
+	next := map[*schema]*schemaState{}
+	if p := m.schemas.Load(); p != nil {
+		if st, ok := (*p)[s]; ok {
+			return st
+		}
+		for k, v := range *p {
+			next[k] = v
+		}
+	}
+	st := &schemaState{sensitive: make([]bool, len(s.fields))}
+	for i, f := range s.fields {
+		st.sensitive[i] = f.exportedAsSent && m.sensitiveFields.match(f.name)
+	}
+	next[s] = st
+	m.schemas.Store(&next)
+	return st
+}
+
+func (m *mapper) header(name string) *headerName {
+	if h, ok := m.headerNames.get(name); ok {
+		return h
+	}
+	lower := strings.ToLower(name)
+	h := &headerName{
+		request:   "http.request.header." + lower,
+		response:  "http.response.header." + lower,
+		sensitive: m.sensitiveHeaders.match(name),
+	}
+	m.headerNames.put(name, h)
+	return h
+}
+
+// span is where a value sits in the entry text: text[start:end], quotes included for strings.
+type span struct {
+	start, end int32
+	kind       jsontext.Kind // 0 when absent, 'n' for null
+	escaped    bool          // a string with backslash escapes, unquoted on use
+	camel      bool          // read under a spelling other than the snake_case name
+}
+
+func (sp span) present() bool { return sp.kind != 0 && sp.kind != 'n' }
+
+// set records a value under the precedence rule: the snake_case spelling, the documented form, wins over any
+// other; between two of the same rank the later wins, as it did when entries were decoded into maps.
+func (sp *span) set(v span) {
+	if sp.kind != 0 && !sp.camel && v.camel {
+		return
+	}
+	*sp = v
+}
+
+// exchange is the nested request or response object of the guide's entries and of the detail endpoint.
+type exchange struct {
+	method, hostname, path, statusCode span
+	headers                            []header
+	badHeaders                         int // headers that is not an object, and header values of the wrong type
+}
+
+type header struct {
+	name          span
+	first, values int // sc.values[first : first+values]
+}
+
+type unknownValue struct {
+	info *keyInfo
+	v    span
+}
+
+// scratch is one call's working memory, pooled so decoding allocates nothing of its own.
+type scratch struct {
+	dec      jsontext.Decoder
+	rd       bytes.Buffer
+	text     string
+	b        []byte // text as bytes, for the decoder and for unquoting; never written
+	slots    []span
+	unknown  []unknownValue
+	req      exchange
+	resp     exchange
+	hvalues  []span
+	nameBuf  []byte // unescaped member names
+	snakeBuf []byte // snake_cased nested names
+	unquoted []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// Duplicate names are resolved by the precedence rule, not refused; the text is valid UTF-8 before decoding.
+var entryOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
+
+func (sc *scratch) reset(n int) {
+	if cap(sc.slots) < n {
+		sc.slots = make([]span, n)
+	}
+	sc.slots = sc.slots[:n]
+	clear(sc.slots)
+	sc.unknown = sc.unknown[:0]
+	sc.req = exchange{headers: sc.req.headers[:0]}
+	sc.resp = exchange{headers: sc.resp.headers[:0]}
+	sc.hvalues = sc.hvalues[:0]
+}
+
+func (sc *scratch) release() {
+	sc.text, sc.b = "", nil
+	sc.rd = bytes.Buffer{}
+	sc.dec.Reset(&sc.rd)
+	clear(sc.unknown[:cap(sc.unknown)])
+	scratchPool.Put(sc)
+}
+
+// appendRecord decodes one raw entry straight into a new record appended to lrs. Safe for concurrent use by
+// several goroutines (each with its own lrs). raw is one JSON object as DecodePage hands it over; anything else
+// yields a record with what could be read.
+func (m *mapper) appendRecord(lrs plog.LogRecordSlice, s *schema, raw jsontext.Value, observed pcommon.Timestamp) entryMeta {
+	st := m.stateFor(s)
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
+	sc.reset(len(s.fields))
+
+	text := string(raw) // the one copy: string values below are substrings of it
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD") // as encoding/json did, bad bytes become U+FFFD
+	}
+	sc.text, sc.b = text, unsafe.Slice(unsafe.StringData(text), len(text))
+	sc.rd = *bytes.NewBuffer(sc.b)
+	sc.dec.Reset(&sc.rd, entryOptions...)
+	sc.decodeEntry(m, s, st)
+
+	lr := lrs.AppendEmpty()
+	lr.SetObservedTimestamp(observed)
+	lr.SetEventName(s.eventName)
+	meta := m.mapEntry(lr, s, st, sc)
+	meta.id = sc.entryID(s, raw)
+	return meta
+}
+
+// decodeEntry is the one pass over the entry: it records where each field's value is, descending only into the
+// request and response objects. A syntax error ends the pass; what was read still maps.
+func (sc *scratch) decodeEntry(m *mapper, s *schema, st *schemaState) {
+	dec := &sc.dec
+	if dec.PeekKind() != '{' {
+		return
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return
+	}
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadValue()
+		if err != nil {
+			return
+		}
+		key := sc.unquoteName(name)
+		slot, camel, info := sc.lookup(m, s, st, key)
+		if (slot == s.requestSlot || slot == s.responseSlot) && slot >= 0 && dec.PeekKind() == '{' {
+			ex := &sc.req
+			if slot == s.responseSlot {
+				ex = &sc.resp
+			}
+			if !sc.decodeExchange(ex) {
+				return
+			}
+			continue
+		}
+		v, ok := sc.readSpan(camel)
+		if !ok {
+			return
+		}
+		if slot >= 0 {
+			sc.slots[slot].set(v)
+			continue
+		}
+		sc.addUnknown(info, v)
+	}
+}
+
+func (sc *scratch) readSpan(camel bool) (span, bool) {
+	v, err := sc.dec.ReadValue()
+	if err != nil {
+		return span{}, false
+	}
+	end := int32(sc.dec.InputOffset())
+	sp := span{start: end - int32(len(v)), end: end, kind: v.Kind(), camel: camel}
+	if sp.kind == '"' {
+		sp.escaped = bytes.IndexByte(v, '\\') >= 0
+	}
+	return sp, true
+}
+
+// unquoteName returns a member name without quotes, unescaped when it has escapes.
+func (sc *scratch) unquoteName(quoted jsontext.Value) []byte {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner
+	}
+	sc.nameBuf, _ = jsontext.AppendUnquote(sc.nameBuf[:0], []byte(quoted))
+	return sc.nameBuf
+}
+
+// lookup finds the slot of a top-level name. The table holds each field's snake_case and camelCase spelling;
+// any other spelling is snake_cased once and remembered.
+func (sc *scratch) lookup(m *mapper, s *schema, st *schemaState, key []byte) (slot int, camel bool, info *keyInfo) {
+	if i, ok := s.byName[string(key)]; ok {
+		return i, string(key) != s.fields[i].name, nil
+	}
+	info, ok := st.names.getBytes(key)
+	if !ok {
+		name := string(key)
+		snake := snakeCase(name)
+		if i, ok := s.byName[snake]; ok {
+			info = &keyInfo{slot: i}
+		} else {
+			info = &keyInfo{slot: -1, snake: snake, attr: "stackone." + snake, sensitive: m.sensitiveFields.match(snake)}
+		}
+		st.names.put(name, info)
+	}
+	if info.slot >= 0 {
+		return info.slot, true, nil
+	}
+	return -1, string(key) != info.snake, info
+}
+
+func (sc *scratch) addUnknown(info *keyInfo, v span) {
+	for i := range sc.unknown {
+		if sc.unknown[i].info.snake == info.snake {
+			sc.unknown[i].v.set(v)
+			return
+		}
+	}
+	sc.unknown = append(sc.unknown, unknownValue{info: info, v: v})
+}
+
+// decodeExchange reads a request or response object: method, url.hostname, url.path, status_code and headers.
+// Its names are snake_cased like the entry's (statusCode is status_code); header names are data and kept.
+func (sc *scratch) decodeExchange(ex *exchange) bool {
+	dec := &sc.dec
+	if _, err := dec.ReadToken(); err != nil {
+		return false
+	}
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadValue()
+		if err != nil {
+			return false
+		}
+		key, camel := sc.snakeName(sc.unquoteName(name))
+		var target *span
+		switch string(key) {
+		case "method":
+			target = &ex.method
+		case "status_code":
+			target = &ex.statusCode
+		case "url":
+			if dec.PeekKind() == '{' {
+				if !sc.decodeURL(ex) {
+					return false
+				}
+				continue
+			}
+		case "headers":
+			switch dec.PeekKind() {
+			case '{':
+				if !sc.decodeHeaders(ex) {
+					return false
+				}
+				continue
+			case 'n':
+			default:
+				ex.badHeaders++
+			}
+		}
+		v, ok := sc.readSpan(camel)
+		if !ok {
+			return false
+		}
+		if target != nil {
+			target.set(v)
+		}
+	}
+	_, err := dec.ReadToken()
+	return err == nil
+}
+
+func (sc *scratch) decodeURL(ex *exchange) bool {
+	dec := &sc.dec
+	if _, err := dec.ReadToken(); err != nil {
+		return false
+	}
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadValue()
+		if err != nil {
+			return false
+		}
+		key, camel := sc.snakeName(sc.unquoteName(name))
+		var target *span
+		switch string(key) {
+		case "hostname":
+			target = &ex.hostname
+		case "path":
+			target = &ex.path
+		}
+		v, ok := sc.readSpan(camel)
+		if !ok {
+			return false
+		}
+		if target != nil {
+			target.set(v)
+		}
+	}
+	_, err := dec.ReadToken()
+	return err == nil
+}
+
+// decodeHeaders records each header's name and string values: a string or number, or the strings of an array.
+func (sc *scratch) decodeHeaders(ex *exchange) bool {
+	dec := &sc.dec
+	if _, err := dec.ReadToken(); err != nil {
+		return false
+	}
+	for dec.PeekKind() == '"' {
+		name, ok := sc.readSpan(false)
+		if !ok {
+			return false
+		}
+		h := header{name: name, first: len(sc.hvalues)}
+		switch dec.PeekKind() {
+		case '"', '0':
+			v, ok := sc.readSpan(false)
+			if !ok {
+				return false
+			}
+			sc.hvalues = append(sc.hvalues, v)
+		case '[':
+			if _, err := dec.ReadToken(); err != nil {
+				return false
+			}
+			for k := dec.PeekKind(); k != ']'; k = dec.PeekKind() {
+				if k != '"' {
+					if dec.SkipValue() != nil {
+						return false
+					}
+					continue
+				}
+				v, ok := sc.readSpan(false)
+				if !ok {
+					return false
+				}
+				sc.hvalues = append(sc.hvalues, v)
+			}
+			if _, err := dec.ReadToken(); err != nil {
+				return false
+			}
+		default:
+			if dec.SkipValue() != nil {
+				return false
+			}
+			ex.badHeaders++
+			continue
+		}
+		h.values = len(sc.hvalues) - h.first
+		ex.headers = append(ex.headers, h)
+	}
+	_, err := dec.ReadToken()
+	return err == nil
+}
+
+// snakeName snake_cases a nested name into scratch memory; camel reports whether it changed.
+func (sc *scratch) snakeName(key []byte) ([]byte, bool) {
+	ascii := true
+	upper := false
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+		if c >= 'A' && c <= 'Z' {
+			upper = true
+		}
+	}
+	switch {
+	case ascii && !upper:
+		return key, false
+	case ascii:
+		sc.snakeBuf = appendSnakeASCII(sc.snakeBuf[:0], key)
+		return sc.snakeBuf, true
+	default:
+		s := snakeCase(string(key))
+		return []byte(s), s != string(key)
+	}
+}
+
+// snakeCase turns camelCase (requestId, eventDatetime, sourceIP) into snake_case; snake_case passes unchanged.
+func snakeCase(s string) string {
+	if strings.IndexFunc(s, unicode.IsUpper) < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	rs := []rune(s)
+	for i, r := range rs {
+		if unicode.IsUpper(r) {
+			prevLower := i > 0 && (unicode.IsLower(rs[i-1]) || unicode.IsDigit(rs[i-1]))
+			acronymEnd := i > 0 && unicode.IsUpper(rs[i-1]) && i+1 < len(rs) && unicode.IsLower(rs[i+1])
+			if (prevLower || acronymEnd) && rs[i-1] != '_' {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToLower(r))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// appendSnakeASCII is snakeCase for ASCII names, without allocating.
+func appendSnakeASCII(dst, s []byte) []byte {
+	isUpper := func(c byte) bool { return c >= 'A' && c <= 'Z' }
+	isLower := func(c byte) bool { return c >= 'a' && c <= 'z' }
+	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+	for i, c := range s {
+		if isUpper(c) {
+			prevLower := i > 0 && (isLower(s[i-1]) || isDigit(s[i-1]))
+			acronymEnd := i > 0 && isUpper(s[i-1]) && i+1 < len(s) && isLower(s[i+1])
+			if (prevLower || acronymEnd) && s[i-1] != '_' {
+				dst = append(dst, '_')
+			}
+			dst = append(dst, c-'A'+'a')
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// str reads a value as text. Numbers and booleans are rendered as text, because ids and enums sometimes arrive as
+// numbers; objects, arrays and null are not text.
+func (sc *scratch) str(sp span) (string, bool) {
+	switch sp.kind {
+	case '"':
+		if !sp.escaped {
+			return sc.text[sp.start+1 : sp.end-1], true
+		}
+		sc.unquoted, _ = jsontext.AppendUnquote(sc.unquoted[:0], sc.b[sp.start:sp.end])
+		return string(sc.unquoted), true
+	case '0':
+		return sc.text[sp.start:sp.end], true
+	case 't':
+		return "true", true
+	case 'f':
+		return "false", true
+	}
+	return "", false
+}
+
+// numeric is the text of a number, or of a string that may hold one ("500").
+func (sc *scratch) numeric(sp span) (string, bool) {
+	switch sp.kind {
+	case '0':
+		return sc.text[sp.start:sp.end], true
+	case '"':
+		s, _ := sc.str(sp)
+		return strings.TrimSpace(s), true
+	}
+	return "", false
+}
+
+// intOf accepts an integer, an integral number below 2^53, or a string holding one; a fraction is not an int.
+func (sc *scratch) intOf(sp span) (int64, bool) {
+	s, ok := sc.numeric(sp)
+	if !ok {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int64(f), true
+	}
+	return 0, false
+}
+
+func (sc *scratch) floatOf(sp span) (float64, bool) {
+	s, ok := sc.numeric(sp)
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// boolOf accepts a boolean, or a string strconv.ParseBool reads ("true", "false", "1", ...).
+func (sc *scratch) boolOf(sp span) (bool, bool) {
+	switch sp.kind {
+	case 't':
+		return true, true
+	case 'f':
+		return false, true
+	case '"':
+		s, _ := sc.str(sp)
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		return b, err == nil
+	}
+	return false, false
+}
+
+// timeOf reads a date-time: RFC 3339 text, or a number of epoch milliseconds.
+func (sc *scratch) timeOf(sp span) (time.Time, bool) {
+	switch sp.kind {
+	case '"':
+		s, _ := sc.str(sp)
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+		return t, err == nil
+	case '0':
+		ms, err := strconv.ParseInt(sc.text[sp.start:sp.end], 10, 64)
+		if err != nil || ms <= 0 {
+			return time.Time{}, false
+		}
+		return time.UnixMilli(ms).UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// entryID identifies an entry for de-duplication. An entry without an id gets a digest of its raw JSON, so the
+// same entry read twice in the overlap window is still recognised.
+func (sc *scratch) entryID(s *schema, raw jsontext.Value) string {
+	for _, i := range s.idSlots {
+		if id, ok := sc.str(sc.slots[i]); ok && id != "" {
+			return id
+		}
+	}
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:16])
+}
+
+// mapEntry writes the record from the decoded spans.
+func (m *mapper) mapEntry(lr plog.LogRecord, s *schema, st *schemaState, sc *scratch) entryMeta {
+	var meta entryMeta
+	slots := sc.slots
+
+	// Timestamp: the first time key that parses.
+	primaryParsed, anyTime := false, false
+	for n, i := range s.timeSlots {
+		sp := slots[i]
+		if !sp.present() {
+			continue
+		}
+		anyTime = true
+		if t, ok := sc.timeOf(sp); ok && !t.IsZero() {
+			meta.time = t
+			primaryParsed = n == 0
+			break
+		}
+	}
+	if !meta.time.IsZero() {
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(meta.time))
+	} else if anyTime {
+		meta.badTime = true
+	}
+
+	attrs := lr.Attributes()
+	n := len(sc.unknown) + len(sc.req.headers) + len(sc.resp.headers) + 1
+	for i := range slots {
+		if slots[i].present() {
+			n++
+		}
+	}
+	attrs.EnsureCapacity(n)
+
+	// Semantic-convention fields come first in the table.
+	var method, fullURL string
+	methodSet, pathSet, urlSet, hasStatus := false, false, false, false
+	var status int64
+	for i := range s.semconv {
+		sp := slots[i]
+		if !sp.present() {
+			continue
+		}
+		f := &s.fields[i]
+		if f.kind == kindInt {
+			v, ok := sc.intOf(sp)
+			if !ok {
+				meta.invalid++
+				continue
+			}
+			attrs.PutInt(f.attr, v)
+			if f.role == roleStatus {
+				status, hasStatus = v, true
+			}
+			continue
+		}
+		v, ok := sc.str(sp)
+		if !ok {
+			meta.invalid++
+			continue
+		}
+		switch f.role {
+		case roleMethod:
+			method, methodSet = strings.ToUpper(v), true
+			v = method
+		case roleURL:
+			v = m.urls.redact(v)
+			fullURL, urlSet = v, true
+		}
+		if i == s.pathSlot {
+			pathSet = true
+		}
+		attrs.PutStr(f.attr, v)
+	}
+
+	// The nested request and response objects fill what the top level did not say.
+	req, resp := &sc.req, &sc.resp
+	if !methodSet {
+		if v, ok := sc.str(req.method); ok && v != "" {
+			attrs.PutStr("http.request.method", strings.ToUpper(v))
+		}
+	}
+	host, _ := sc.str(req.hostname)
+	if !pathSet {
+		if v, ok := sc.str(req.path); ok && v != "" {
+			attrs.PutStr("url.path", v)
+		}
+	}
+	if !hasStatus && resp.statusCode.present() {
+		if v, ok := sc.intOf(resp.statusCode); ok {
+			attrs.PutInt("http.response.status_code", v)
+			status, hasStatus = v, true
+		} else {
+			meta.invalid++
+		}
+	}
+	if host == "" && urlSet {
+		host = urlHost(fullURL)
+	}
+	if host != "" {
+		attrs.PutStr("server.address", host)
+	}
+	meta.invalid += req.badHeaders + resp.badHeaders
+	m.putHeaders(attrs, sc, req.headers, false)
+	m.putHeaders(attrs, sc, resp.headers, true)
+
+	// Severity: status >= 400 is an error; without a status, success decides; with neither it is unknown.
+	success, hasSuccess := false, false
+	if s.successSlot >= 0 && slots[s.successSlot].present() {
+		success, hasSuccess = sc.boolOf(slots[s.successSlot])
+	}
+	switch {
+	case hasStatus && status >= 400, !hasStatus && hasSuccess && !success:
+		lr.SetSeverityNumber(plog.SeverityNumberError)
+		lr.SetSeverityText("ERROR")
+	case hasStatus, hasSuccess:
+		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+		lr.SetSeverityText("INFO")
+	}
+
+	lr.Body().SetStr(sc.body(s, method, fullURL))
+
+	// Every other field becomes stackone.<name>, so fields StackOne adds later arrive without a release here.
+	for i := len(s.semconv); i < len(slots); i++ {
+		sp := slots[i]
+		if !sp.present() {
+			continue
+		}
+		f := &s.fields[i]
+		if f.primaryTime && primaryParsed {
+			continue
+		}
+		if f.kind == kindAsSent {
+			m.putAsSent(attrs, sc, f.attr, sp, st.sensitive[i])
+		} else if !m.putTyped(attrs, sc, f.attr, sp, f.kind) {
+			meta.invalid++
+		}
+	}
+	for _, u := range sc.unknown {
+		if u.v.present() {
+			m.putAsSent(attrs, sc, u.info.attr, u.v, u.info.sensitive)
+		}
+	}
+	return meta
+}
+
+// body renders the record body from the fields already read; method is the upper-cased top-level method.
+func (sc *scratch) body(s *schema, method, fullURL string) string {
+	switch s.body {
+	case bodyMethodURLOrAction:
+		if method == "" {
+			if v, ok := sc.str(sc.slots[s.methodSlot]); ok {
+				method = strings.ToUpper(v)
+			}
+		}
+		if method != "" {
+			return joinWords(method, fullURL)
+		}
+		id, _ := sc.str(sc.slots[s.actionIDSlot])
+		return id
+	default:
+		if method == "" {
+			if v, ok := sc.str(sc.slots[s.methodSlot]); ok {
+				method = strings.ToUpper(v)
+			}
+		}
+		if method == "" {
+			v, _ := sc.str(sc.req.method)
+			method = strings.ToUpper(v)
+		}
+		p, _ := sc.str(sc.slots[s.pathSlot])
+		if p == "" {
+			p, _ = sc.str(sc.req.path)
+		}
+		return joinWords(method, p)
+	}
+}
+
+// joinWords is strings.TrimSpace(a + " " + b), allocating only when both are set.
+func joinWords(a, b string) string {
+	switch {
+	case a == "":
+		return strings.TrimSpace(b)
+	case b == "":
+		return strings.TrimSpace(a)
+	}
+	return strings.TrimSpace(a + " " + b)
+}
+
+// putHeaders follows the semantic conventions: lower-case names, values as string arrays. Credentials are
+// replaced, never dropped, so a reader can still see that the header was sent; URLs in values (Referer,
+// Location) lose their credentials like url.full.
+func (m *mapper) putHeaders(attrs pcommon.Map, sc *scratch, headers []header, response bool) {
+	for _, h := range headers {
+		name, _ := sc.str(h.name)
+		hn := m.header(name)
+		attr := hn.request
+		if response {
+			attr = hn.response
+		}
+		slice := attrs.PutEmptySlice(attr)
+		slice.EnsureCapacity(h.values)
+		for _, sp := range sc.hvalues[h.first : h.first+h.values] {
+			v := redacted
+			if !hn.sensitive {
+				v, _ = sc.str(sp)
+				if looksLikeURL(v) {
+					v = m.urls.redact(v)
+				}
+			}
+			slice.AppendEmpty().SetStr(v)
+		}
+	}
+}
+
+// putTyped exports a field with a documented type; false when the value cannot be read as that type.
+func (m *mapper) putTyped(attrs pcommon.Map, sc *scratch, attr string, sp span, kind valueKind) bool {
+	switch kind {
+	case kindInt:
+		v, ok := sc.intOf(sp)
+		if ok {
+			attrs.PutInt(attr, v)
+		}
+		return ok
+	case kindNumber:
+		if v, ok := sc.intOf(sp); ok {
+			attrs.PutInt(attr, v)
+			return true
+		}
+		v, ok := sc.floatOf(sp)
+		if ok {
+			attrs.PutDouble(attr, v)
+		}
+		return ok
+	case kindDouble:
+		v, ok := sc.floatOf(sp)
+		if ok {
+			attrs.PutDouble(attr, v)
+		}
+		return ok
+	case kindBool:
+		v, ok := sc.boolOf(sp)
+		if ok {
+			attrs.PutBool(attr, v)
+		}
+		return ok
+	default:
+		v, ok := sc.str(sp)
+		if ok {
+			if looksLikeURL(v) {
+				v = m.urls.redact(v)
+			}
+			attrs.PutStr(attr, v)
+		}
+		return ok
+	}
+}
+
+// putAsSent exports a field with the JSON type it came with. Null, objects and arrays are left out: nested data
+// has no flat attribute name.
+func (m *mapper) putAsSent(attrs pcommon.Map, sc *scratch, attr string, sp span, sensitive bool) {
+	switch sp.kind {
+	case '"':
+		if sensitive {
+			attrs.PutStr(attr, redacted)
+			return
+		}
+		v, _ := sc.str(sp)
+		if looksLikeURL(v) {
+			v = m.urls.redact(v)
+		}
+		attrs.PutStr(attr, v)
+	case 't', 'f':
+		attrs.PutBool(attr, sp.kind == 't')
+	case '0':
+		text := sc.text[sp.start:sp.end]
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+			attrs.PutInt(attr, i)
+		} else if f, err := strconv.ParseFloat(text, 64); err == nil {
+			attrs.PutDouble(attr, f)
+		} else {
+			attrs.PutStr(attr, text)
+		}
+	}
+}
