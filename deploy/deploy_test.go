@@ -9,12 +9,15 @@ package deploy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -409,4 +412,231 @@ func keys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestMetricsConfigs validates config.metrics.yaml (the per-account metric off and on) and the Loki and Datadog
+// examples with the built binary.
+func TestMetricsConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		name, path string
+		env        map[string]string
+	}{
+		{"config.metrics.yaml", "config.metrics.yaml", nil},
+		{"config.metrics.yaml by account", "config.metrics.yaml", map[string]string{"STACKONE_METRICS_BY_ACCOUNT": "true"}},
+		{"examples/loki.yaml", "examples/loki.yaml", nil},
+		{"examples/datadog.yaml", "examples/datadog.yaml", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var cfg map[string]any
+			readYAML(t, filepath.Join("..", tc.path), &cfg)
+			b, err := os.ReadFile(filepath.Join("..", tc.path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := dig(cfg, "receivers.stackone.api_key"); got != "${env:STACKONE_API_KEY}" {
+				t.Errorf("api_key = %v, want ${env:STACKONE_API_KEY} like config.example.yaml", got)
+			}
+			if got := dig(cfg, "receivers.stackone.storage"); got != "file_storage" {
+				t.Errorf("receivers.stackone.storage = %v, want file_storage", got)
+			}
+			if got := dig(cfg, "extensions.file_storage.directory"); got != "${env:STACKONE_STORAGE_DIR:-/var/lib/otelcol-stackone}" {
+				t.Errorf("file_storage.directory = %v, want config.example.yaml's", got)
+			}
+			if slices.Contains(asStrings(dig(cfg, "service.pipelines.logs.processors")), "batch") {
+				t.Error("the batch processor must not be in the logs pipeline: it acknowledges records before export")
+			}
+			validate(t, filepath.Base(tc.path), b)
+		})
+	}
+}
+
+// TestMetricsConfigShape pins what the guide's queries, the dashboard and the alert rules rely on in
+// config.metrics.yaml.
+func TestMetricsConfigShape(t *testing.T) {
+	var cfg map[string]any
+	readYAML(t, filepath.Join("..", "config.metrics.yaml"), &cfg)
+	metrics := map[string]map[string]any{}
+	for _, m := range asList(dig(cfg, "connectors.signal_to_metrics.logs")) {
+		name, _ := m["name"].(string)
+		metrics[name] = m
+	}
+	if want := []string{"stackone.account_requests", "stackone.action_runs", "stackone.action_tier2_score", "stackone.request_duration", "stackone.requests"}; !slices.Equal(keys(metrics), want) {
+		t.Fatalf("signal_to_metrics logs metrics = %v, want %v", keys(metrics), want)
+	}
+	for name, m := range metrics {
+		// The prometheus exporter appends a unit suffix (ms -> _milliseconds): the guide's names have none.
+		if u, ok := m["unit"]; ok {
+			t.Errorf("%s has unit %v: stackone_request_duration_bucket would get a unit suffix", name, u)
+		}
+		for _, a := range asList(m["attributes"]) {
+			if a["key"] == "stackone.account_id" && name != "stackone.account_requests" {
+				t.Errorf("%s is labelled by account_id: one series per account belongs in the opt-in metric only", name)
+			}
+		}
+	}
+	var buckets []float64
+	for _, b := range dig(metrics["stackone.request_duration"], "histogram.buckets").([]any) {
+		switch v := b.(type) {
+		case int:
+			buckets = append(buckets, float64(v))
+		case float64:
+			buckets = append(buckets, v)
+		}
+	}
+	if !slices.IsSorted(buckets) || !slices.Contains(buckets, 2000) {
+		t.Errorf("stackone.request_duration buckets %v: want ascending, with the guide's 2000 ms threshold as an edge", buckets)
+	}
+	cond := asStrings(metrics["stackone.account_requests"]["conditions"])
+	if len(cond) != 1 || !strings.Contains(cond[0], "${env:STACKONE_METRICS_BY_ACCOUNT:-false}") {
+		t.Errorf("stackone.account_requests conditions %v: want it off unless STACKONE_METRICS_BY_ACCOUNT=true", cond)
+	}
+	if got := asStrings(dig(cfg, "service.pipelines.logs.exporters")); !slices.Contains(got, "signal_to_metrics") || !slices.Contains(got, "otlp_http") {
+		t.Errorf("logs pipeline exporters %v: want otlp_http and signal_to_metrics", got)
+	}
+	if got := asStrings(dig(cfg, "service.pipelines.metrics.exporters")); !slices.Equal(got, []string{"prometheus"}) {
+		t.Errorf("metrics pipeline exporters %v, want [prometheus]", got)
+	}
+
+	// deploy/prometheus/prometheus.yaml scrapes the two ports config.metrics.yaml serves.
+	var prom map[string]any
+	readYAML(t, filepath.Join("prometheus", "prometheus.yaml"), &prom)
+	var targets []string
+	for _, job := range asList(prom["scrape_configs"]) {
+		for _, sc := range asList(job["static_configs"]) {
+			targets = append(targets, asStrings(sc["targets"])...)
+		}
+	}
+	exporter, _ := dig(cfg, "exporters.prometheus.endpoint").(string)
+	readers := asList(dig(cfg, "service.telemetry.metrics.readers"))
+	if len(readers) != 1 {
+		t.Fatalf("telemetry readers: %v", readers)
+	}
+	telemetry := fmt.Sprint(dig(readers[0], "pull.exporter.prometheus.port"))
+	for _, port := range []string{exporter[strings.LastIndexByte(exporter, ':')+1:], telemetry} {
+		if !slices.ContainsFunc(targets, func(s string) bool { return strings.HasSuffix(s, ":"+port) }) {
+			t.Errorf("prometheus.yaml targets %v do not scrape port %s of config.metrics.yaml", targets, port)
+		}
+	}
+}
+
+// TestGrafanaDashboard: importable (a Prometheus datasource variable, no hard-coded datasource uid, a current
+// schema version) and holds the panels issue 9 asks for.
+func TestGrafanaDashboard(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("grafana", "stackone-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash map[string]any
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("stackone-dashboard.json: %v", err)
+	}
+	if v, _ := dash["schemaVersion"].(float64); v < 39 {
+		t.Errorf("schemaVersion %v: want a current one (39 or later)", dash["schemaVersion"])
+	}
+	vars := asList(dig(dash, "templating.list"))
+	if len(vars) == 0 || vars[0]["type"] != "datasource" || vars[0]["query"] != "prometheus" || vars[0]["name"] != "datasource" {
+		t.Errorf("the first template variable must be the Prometheus datasource variable `datasource`: %v", vars)
+	}
+	// Every datasource reference goes through the variable (Grafana's own annotation source aside).
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ds, ok := x["datasource"].(map[string]any); ok && ds["uid"] != "${datasource}" && ds["uid"] != "-- Grafana --" {
+				t.Errorf("%s: datasource %v is hard-coded: use {\"uid\": \"${datasource}\"}", path, ds)
+			}
+			for k, e := range x {
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for i, e := range x {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		}
+	}
+	walk("dashboard", dash)
+
+	ids := map[float64]bool{}
+	var titles []string
+	for _, p := range asList(dash["panels"]) {
+		id, _ := p["id"].(float64)
+		if ids[id] {
+			t.Errorf("panel id %v is used twice", id)
+		}
+		ids[id] = true
+		if p["type"] == "row" {
+			continue
+		}
+		title, _ := p["title"].(string)
+		titles = append(titles, title)
+		targets := asList(p["targets"])
+		if len(targets) == 0 {
+			t.Errorf("panel %q has no query", title)
+		}
+		for _, tg := range targets {
+			if e, _ := tg["expr"].(string); strings.TrimSpace(e) == "" {
+				t.Errorf("panel %q has an empty query", title)
+			}
+		}
+		if d, _ := p["description"].(string); d == "" {
+			t.Errorf("panel %q has no description", title)
+		}
+	}
+	for _, want := range []string{"Error rate by provider", "Latency P50 / P95", "Request volume by service and provider",
+		"Top failing accounts", "Action runs by risk level", "Lag by stream", "API errors by class", "Retries",
+		"Records emitted", "Duplicates dropped"} {
+		if !slices.Contains(titles, want) {
+			t.Errorf("no panel %q (panels: %v)", want, titles)
+		}
+	}
+}
+
+// TestAlertRules: every rule tells the on-call what to do, carries a severity, and is covered by
+// stackone-alerts.test.yaml both firing and quiet; the guide's thresholds are the guide's.
+func TestAlertRules(t *testing.T) {
+	var rules, tests map[string]any
+	readYAML(t, filepath.Join("prometheus", "stackone-alerts.yaml"), &rules)
+	readYAML(t, filepath.Join("prometheus", "stackone-alerts.test.yaml"), &tests)
+	fires, quiet := map[string]bool{}, map[string]bool{}
+	for _, tc := range asList(tests["tests"]) {
+		for _, at := range asList(tc["alert_rule_test"]) {
+			name, _ := at["alertname"].(string)
+			if exp, _ := at["exp_alerts"].([]any); len(exp) > 0 {
+				fires[name] = true
+			} else {
+				quiet[name] = true
+			}
+		}
+	}
+	exprs := map[string]string{}
+	for _, g := range asList(rules["groups"]) {
+		for _, r := range asList(g["rules"]) {
+			name, _ := r["alert"].(string)
+			exprs[name], _ = r["expr"].(string)
+			if dig(r, "annotations.summary") == nil || dig(r, "annotations.description") == nil {
+				t.Errorf("%s needs a summary and a description telling the on-call what to do", name)
+			}
+			if dig(r, "labels.severity") == nil {
+				t.Errorf("%s has no severity label", name)
+			}
+			if !fires[name] || !quiet[name] {
+				t.Errorf("%s: stackone-alerts.test.yaml must test it firing (%v) and quiet (%v)", name, fires[name], quiet[name])
+			}
+		}
+	}
+	if len(exprs) != 8 {
+		t.Errorf("%d rules, want 8: %v", len(exprs), keys(exprs))
+	}
+	for name, want := range map[string]string{
+		"StackOneErrorRateHigh":         "> 0.05",
+		"StackOneLatencyP95High":        "> 2000",
+		"StackOneProviderErrorRateHigh": "> 0.10",
+	} {
+		if !strings.Contains(exprs[name], want) {
+			t.Errorf("%s: expr %q lacks the guide's threshold %q", name, exprs[name], want)
+		}
+	}
 }
