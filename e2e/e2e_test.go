@@ -41,6 +41,8 @@ const (
 	// killAfter is how many distinct ids must be exported before the first run is stopped: several pages, so a
 	// restart that ignored its stored position would re-export far more than one page and fail the test.
 	killAfter = 4 * pageSize
+	// catchUpConcurrency slices read the hour of backfill at once (it is more than 10 minutes behind).
+	catchUpConcurrency = 2
 
 	startTimeout = 30 * time.Second // first ids exported after start
 	runTimeout   = 60 * time.Second // every id exported after a restart
@@ -71,11 +73,12 @@ func TestRestartMidBackfill(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		signal syscall.Signal
-		// maxDuplicates bounds the records exported twice. After SIGKILL one page may have been written by the
-		// exporter but not yet checkpointed by the receiver; a graceful stop finishes and saves the page in flight.
+		// maxDuplicates bounds the records exported twice. After SIGKILL one page per catch-up slice may have
+		// been written by the exporter but not yet checkpointed by the receiver; a graceful stop finishes and
+		// saves the pages in flight.
 		maxDuplicates int
 	}{
-		{"SIGKILL", syscall.SIGKILL, pageSize},
+		{"SIGKILL", syscall.SIGKILL, catchUpConcurrency * pageSize},
 		{"SIGTERM", syscall.SIGTERM, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,6 +189,8 @@ func collectorConfig(endpoint, storageDir, outPath string) string {
     poll_interval: 1s
     initial_lookback: 1h
     max_requests_per_minute: %d
+    catch_up:
+      concurrency: %d
     storage: file_storage
 
 extensions:
@@ -209,7 +214,7 @@ service:
     logs:
       receivers: [stackone]
       exporters: [file]
-`, endpoint, apiKey, pageSize, requestsPerMinute, storageDir, outPath)
+`, endpoint, apiKey, pageSize, requestsPerMinute, catchUpConcurrency, storageDir, outPath)
 }
 
 // process is one run of the collector.

@@ -30,6 +30,8 @@ const (
 	// answer could take gigabytes once decoded.
 	minResponseSize = 64 << 10
 	maxResponseSize = 256 << 20
+	// More slices in flight than this only queue on the request budget.
+	maxCatchUpConcurrency = 16
 )
 
 // Config is the `stackone` receiver's configuration.
@@ -44,8 +46,12 @@ type Config struct {
 	InitialLookback time.Duration `mapstructure:"initial_lookback"`
 	// PageSize is the number of entries asked for per page.
 	PageSize int `mapstructure:"page_size"`
-	// LateArrivalWindow is re-read on every poll so entries StackOne indexes late are still delivered, once.
+	// LateArrivalWindow is how late StackOne may index an entry and still have it delivered, once.
 	LateArrivalWindow time.Duration `mapstructure:"late_arrival_window"`
+	// SweepInterval is how often the late-arrival window is read again; polls in between read only what is new.
+	SweepInterval time.Duration `mapstructure:"sweep_interval"`
+	// CatchUp reads a backlog (a long initial_lookback, or after downtime) as parallel time slices.
+	CatchUp CatchUpConfig `mapstructure:"catch_up"`
 	// MaxRequestsPerMinute is this receiver's client-side budget against the key's shared rate limit.
 	MaxRequestsPerMinute int `mapstructure:"max_requests_per_minute"`
 	// MaxResponseSize is the largest answer body accepted, in bytes; a larger one is refused, not decoded.
@@ -64,6 +70,12 @@ type Config struct {
 
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// CatchUpConfig configures how a stream far behind reads its backlog.
+type CatchUpConfig struct {
+	// Concurrency is how many time slices are read at once; all of them share max_requests_per_minute.
+	Concurrency int `mapstructure:"concurrency"`
 }
 
 // RequestLogsConfig configures a cursor-paginated stream: request, step or platform logs.
@@ -105,15 +117,20 @@ func createDefaultConfig() component.Config {
 	client.Endpoint = defaultEndpoint
 	client.Timeout = 30 * time.Second
 	backOff := configretry.NewDefaultBackOffConfig()
+	// A failed call is usually a blip: trying again after about a second keeps a backfill moving. Retry-After,
+	// when sent, is honoured as sent instead.
+	backOff.InitialInterval = time.Second
 	// The official SDKs give up after an hour; a poll that has not succeeded in 5 minutes is abandoned and the
 	// next poll starts again from the saved position, so nothing is lost by giving up sooner.
 	backOff.MaxElapsedTime = 5 * time.Minute
 	return &Config{
 		ClientConfig:         client,
-		PollInterval:         30 * time.Second,
+		PollInterval:         10 * time.Second,
 		InitialLookback:      time.Hour,
-		PageSize:             100,
+		PageSize:             1000,
 		LateArrivalWindow:    5 * time.Minute,
+		SweepInterval:        time.Minute,
+		CatchUp:              CatchUpConfig{Concurrency: 4},
 		MaxRequestsPerMinute: 60,
 		MaxResponseSize:      stackoneapi.DefaultMaxResponseSize,
 		BackOff:              backOff,
@@ -150,16 +167,22 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("endpoint %q would send the API key unencrypted: use https://%s (plain http is accepted only for 127.0.0.1, ::1 or localhost)", cfg.Endpoint, u.Host))
 	}
 	if cfg.PollInterval < time.Second {
-		errs = append(errs, fmt.Errorf("poll_interval %s is too short: use 1s or more (30s is a good default)", cfg.PollInterval))
+		errs = append(errs, fmt.Errorf("poll_interval %s is too short: use 1s or more (10s is a good default)", cfg.PollInterval))
 	}
 	if cfg.InitialLookback <= 0 || cfg.InitialLookback > retention {
 		errs = append(errs, fmt.Errorf("initial_lookback %s is out of range: use a positive duration up to StackOne's 90-day retention (2160h)", cfg.InitialLookback))
 	}
 	if cfg.PageSize < 1 || cfg.PageSize > maxPageSize {
-		errs = append(errs, fmt.Errorf("page_size %d is out of range: use 1 to %d (100 is a good default)", cfg.PageSize, maxPageSize))
+		errs = append(errs, fmt.Errorf("page_size %d is out of range: use 1 to %d (1000 is a good default)", cfg.PageSize, maxPageSize))
 	}
 	if cfg.LateArrivalWindow < 0 || cfg.LateArrivalWindow > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("late_arrival_window %s is out of range: use 0 to 24h (5m is a good default)", cfg.LateArrivalWindow))
+	}
+	if cfg.SweepInterval < 0 || cfg.SweepInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("sweep_interval %s is out of range: use 0 (every poll) to 1h (1m is a good default; a late entry waits up to about this long)", cfg.SweepInterval))
+	}
+	if cfg.CatchUp.Concurrency < 1 || cfg.CatchUp.Concurrency > maxCatchUpConcurrency {
+		errs = append(errs, fmt.Errorf("catch_up.concurrency %d is out of range: use 1 to %d (4 is a good default; every slice shares max_requests_per_minute)", cfg.CatchUp.Concurrency, maxCatchUpConcurrency))
 	}
 	if cfg.MaxRequestsPerMinute < 1 || cfg.MaxRequestsPerMinute > apiRateLimit {
 		errs = append(errs, fmt.Errorf("max_requests_per_minute %d is out of range: use 1 to %d, StackOne's per-key limit, which your own traffic shares", cfg.MaxRequestsPerMinute, apiRateLimit))

@@ -30,10 +30,13 @@ func TestLoadConfig(t *testing.T) {
 
 	defaults := load(component.NewID(metadata.Type))
 	assert.Equal(t, "https://api.stackone.com", defaults.Endpoint)
-	assert.Equal(t, 30*time.Second, defaults.PollInterval)
+	assert.Equal(t, 10*time.Second, defaults.PollInterval)
 	assert.Equal(t, time.Hour, defaults.InitialLookback)
-	assert.Equal(t, 100, defaults.PageSize)
+	assert.Equal(t, 1000, defaults.PageSize)
 	assert.Equal(t, 5*time.Minute, defaults.LateArrivalWindow)
+	assert.Equal(t, time.Minute, defaults.SweepInterval)
+	assert.Equal(t, 4, defaults.CatchUp.Concurrency)
+	assert.Equal(t, time.Second, defaults.BackOff.InitialInterval)
 	assert.Equal(t, 60, defaults.MaxRequestsPerMinute)
 	assert.EqualValues(t, 16<<20, defaults.MaxResponseSize)
 	assert.Nil(t, defaults.StorageID)
@@ -48,6 +51,8 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, "https://api.eu1.stackone.com", full.Endpoint)
 	assert.Equal(t, 20*time.Second, full.Timeout)
 	assert.Equal(t, 500, full.PageSize)
+	assert.Equal(t, 2*time.Minute, full.SweepInterval)
+	assert.Equal(t, 8, full.CatchUp.Concurrency)
 	assert.Equal(t, component.MustNewID("file_storage"), *full.StorageID)
 	assert.Equal(t, 10*time.Minute, full.BackOff.MaxElapsedTime)
 	assert.Equal(t, []string{"authorization", "x-custom-secret"}, full.Redaction.Headers)
@@ -90,6 +95,10 @@ func TestValidate(t *testing.T) {
 		{name: "action method", mutate: func(c *Config) { c.ActionLogs.Filter.HTTPMethods = []string{"YEET"} }, wantErr: "action_logs.filter.http_methods: \"YEET\" is not an HTTP method"},
 		{name: "empty connector key", mutate: func(c *Config) { c.ActionLogs.Filter.ConnectorKeys = []string{" "} }, wantErr: "action_logs.filter.connector_keys: \" \" is not a valid value"},
 		{name: "step logs filter", mutate: func(c *Config) { c.StepLogs.Filter.StatusCodes = []int{1000} }, wantErr: "step_logs.filter.status_codes: 1000"},
+		{name: "sweep on every poll", mutate: func(c *Config) { c.SweepInterval = 0 }},
+		{name: "negative sweep interval", mutate: func(c *Config) { c.SweepInterval = -time.Second }, wantErr: "sweep_interval -1s is out of range: use 0 (every poll) to 1h"},
+		{name: "catch-up without workers", mutate: func(c *Config) { c.CatchUp.Concurrency = 0 }, wantErr: "catch_up.concurrency 0 is out of range: use 1 to 16"},
+		{name: "catch-up too wide", mutate: func(c *Config) { c.CatchUp.Concurrency = 64 }, wantErr: "catch_up.concurrency 64 is out of range"},
 		{name: "negative timeout", mutate: func(c *Config) { c.Timeout = -time.Second }, wantErr: "timeout -1s is negative"},
 		{name: "plain http to a remote host", mutate: func(c *Config) { c.Endpoint = "http://api.stackone.com" }, wantErr: "endpoint \"http://api.stackone.com\" would send the API key unencrypted: use https://api.stackone.com"},
 		{name: "plain http to a private address", mutate: func(c *Config) { c.Endpoint = "http://10.1.2.3:8089" }, wantErr: "would send the API key unencrypted"},
@@ -118,18 +127,6 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
-
-func TestLimiterSpreadsTheBudget(t *testing.T) {
-	for perMinute, want := range map[int]struct {
-		perSecond float64
-		burst     int
-	}{60: {1, 1}, 1: {1.0 / 60, 1}, 600: {10, 10}, 1000: {1000.0 / 60, 16}} {
-		l := newLimiter(perMinute)
-		assert.InDelta(t, want.perSecond, float64(l.Limit()), 1e-9, "%d/min", perMinute)
-		assert.Equal(t, want.burst, l.Burst(), "%d/min", perMinute)
-	}
-}
-
 func TestMaxResponseSizeIsDecoded(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	require.NoError(t, confmap.NewFromStringMap(map[string]any{"api_key": "k", "max_response_size": 1 << 20}).Unmarshal(cfg))

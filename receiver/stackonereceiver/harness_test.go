@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,7 +60,20 @@ type world struct {
 	srv     *httptest.Server
 	host    *statusHost
 	storage component.ID
+	// catchUpAfter is handed to every receiver started in this world; by default no backlog is sliced.
+	catchUpAfter time.Duration
+	// clock is the receivers' clock: real time moved forward by what the test skips.
+	clock *testClock
+	// waitHook, when set, runs inside every back-off and pause wait (after it is recorded).
+	waitHook func(ctx context.Context, d time.Duration) error
 }
+
+// testClock is real time plus an offset the test moves forward, so sweeps and ageing can be reached without
+// waiting. The fake API keeps real time: what the receiver sees as "late" is arranged by the test's entries.
+type testClock struct{ offset atomic.Int64 }
+
+func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 func newWorld(t *testing.T, opts stackonefake.Options) *world {
 	t.Helper()
@@ -71,11 +85,13 @@ func newWorld(t *testing.T, opts stackonefake.Options) *world {
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	return &world{
-		t:       t,
-		fake:    fake,
-		srv:     srv,
-		host:    &statusHost{Host: storagetest.NewStorageHost().WithFileBackedStorageExtension("pos", dir)},
-		storage: storagetest.NewStorageID("pos"),
+		t:            t,
+		fake:         fake,
+		srv:          srv,
+		host:         &statusHost{Host: storagetest.NewStorageHost().WithFileBackedStorageExtension("pos", dir)},
+		storage:      storagetest.NewStorageID("pos"),
+		catchUpAfter: 1000 * time.Hour,
+		clock:        &testClock{},
 	}
 }
 
@@ -85,6 +101,9 @@ func (w *world) config() *Config {
 	cfg.APIKey = testKey
 	cfg.PageSize = 50
 	cfg.PollInterval = testPollInterval
+	// Every poll re-reads the late-arrival window, as the tests step polls without time passing; the tests of
+	// the sweep's own cadence set it.
+	cfg.SweepInterval = 0
 	cfg.MaxRequestsPerMinute = 1000
 	cfg.StorageID = &w.storage
 	// One stream per test unless a test enables more: the harness steps one stream's polls at a time.
@@ -121,11 +140,17 @@ func (w *world) startWithID(id component.ID, cfg *Config, next consumer.Logs) *r
 	set.ID = id
 	rcv, err := newReceiver(cfg, set, next)
 	require.NoError(t, err)
+	// Most tests read their backlog in one query; the catch-up tests ask for slices.
+	rcv.catchUpAfter = w.catchUpAfter
+	rcv.now = w.clock.now
 	r := &run{t: t, rcv: rcv, tel: tel, polls: make(chan time.Duration), resume: make(chan struct{})}
 	rcv.wait = func(ctx context.Context, d time.Duration) error {
 		r.mu.Lock()
 		r.retries = append(r.retries, d)
 		r.mu.Unlock()
+		if w.waitHook != nil {
+			return w.waitHook(ctx, d)
+		}
 		return ctx.Err()
 	}
 	rcv.waitPoll = func(ctx context.Context, d time.Duration) error {

@@ -9,22 +9,21 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"golang.org/x/time/rate"
 
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadata"
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
 )
 
 // stackoneReceiver owns the collector lifecycle: it builds the client, opens the position store, and runs one
-// goroutine per enabled stream until shutdown.
+// goroutine per enabled stream until shutdown. Everything a stream needs is handed to it here.
 type stackoneReceiver struct {
 	cfg       *Config
 	settings  receiver.Settings
@@ -35,22 +34,22 @@ type stackoneReceiver struct {
 	// or an outage cannot flood the collector's log.
 	sampled *zap.Logger
 	mapper  *mapper
+	health  *health
 
-	// now, wait (retry back-off) and waitPoll (between polls) are the receiver's clock. Tests swap the waits
-	// to record delays and to step polls one at a time, without sleeping.
+	// now, wait (retry back-off, Retry-After pauses) and waitPoll (between polls) are the receiver's clock.
+	// Tests swap the waits to record delays and to step polls one at a time, without sleeping.
 	now      func() time.Time
 	wait     func(ctx context.Context, d time.Duration) error
 	waitPoll func(ctx context.Context, d time.Duration) error
+	// catchUpAfter is a seam too: most tests read a small backlog in one query.
+	catchUpAfter time.Duration
 
-	host    component.Host
 	storage storage.Client
-
-	statusMu     sync.Mutex
-	streamStatus map[string]*componentstatus.Event
-	reported     componentstatus.Status
-	streams      []*stream
-	cancel       context.CancelFunc
-	wg           sync.WaitGroup
+	streams []*stream
+	cancel  context.CancelFunc
+	// abandon cancels the pipeline calls in flight: only when the shutdown deadline has passed.
+	abandon context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stackoneReceiver, error) {
@@ -77,10 +76,10 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stack
 			return zapcore.NewSamplerWithOptions(c, time.Minute, 1, 0)
 		})),
 		mapper:       newMapper(cfg.Redaction, set.BuildInfo.Version),
-		streamStatus: map[string]*componentstatus.Event{},
 		now:          time.Now,
 		wait:         sleepCtx,
 		waitPoll:     sleepCtx,
+		catchUpAfter: defaultCatchUpAfter,
 	}, nil
 }
 
@@ -96,12 +95,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error {
-	r.host = host
 	httpClient, err := r.cfg.ToClient(ctx, host.GetExtensions(), r.settings.TelemetrySettings)
 	if err != nil {
 		return fmt.Errorf("stackone: building HTTP client: %w", err)
 	}
-	client, err := stackoneapi.NewClient(httpClient, r.cfg.Endpoint, string(r.cfg.APIKey), userAgent(), newLimiter(r.cfg.MaxRequestsPerMinute), stackoneapi.WithMaxResponseSize(r.cfg.MaxResponseSize))
+	// Requests are paced by the receiver (pacer.go), which sees every stream's calls.
+	client, err := stackoneapi.NewClient(httpClient, r.cfg.Endpoint, string(r.cfg.APIKey), userAgent(), stackoneapi.WithMaxResponseSize(r.cfg.MaxResponseSize))
 	if err != nil {
 		return fmt.Errorf("stackone: %w", err)
 	}
@@ -111,8 +110,14 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	r.streams = r.enabledStreams(client)
+	consumeCtx, abandon := context.WithCancel(context.Background())
+	r.cancel, r.abandon = cancel, abandon
+	r.streams = r.newStreams(client, consumeCtx)
+	r.health = newHealth(len(r.streams))
+	r.health.host = host
+	for _, s := range r.streams {
+		s.health = &streamHealth{name: s.name, health: r.health}
+	}
 	if err := r.registerGauges(); err != nil {
 		return err
 	}
@@ -126,30 +131,76 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 	return nil
 }
 
-func (r *stackoneReceiver) enabledStreams(client *stackoneapi.Client) []*stream {
+// newStreams builds the enabled streams. They share the client, the key's pacer, the mapper and the
+// telemetry; each has its own position.
+func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx context.Context) []*stream {
+	cfg := r.cfg
+	pacer := newPacer(cfg.MaxRequestsPerMinute, r.now, r.wait)
+	retry := &retrier{cfg: cfg.BackOff, now: r.now, wait: r.wait, pacer: pacer}
+	settings := streamSettings{
+		pollInterval:  cfg.PollInterval,
+		sweepInterval: cfg.SweepInterval,
+		window:        cfg.LateArrivalWindow,
+		lookback:      cfg.InitialLookback,
+		concurrency:   cfg.CatchUp.Concurrency,
+		catchUpAfter:  r.catchUpAfter,
+	}
+	consume := func(_ context.Context, ld plog.Logs) error {
+		opCtx := r.obsrecv.StartLogsOp(consumeCtx)
+		err := r.next.ConsumeLogs(opCtx, ld)
+		r.obsrecv.EndLogsOp(opCtx, "stackone_json", ld.LogRecordCount(), err)
+		return err
+	}
+	newStream := func(s *schema, pagers pagerFactory) *stream {
+		return &stream{
+			name:     s.stream,
+			schema:   s,
+			pagers:   pagers,
+			mapper:   r.mapper,
+			consume:  consume,
+			store:    &positionStore{client: r.storage, key: "position." + s.stream},
+			cfg:      settings,
+			retry:    retry,
+			tel:      newStreamTelemetry(r.telemetry, s.stream),
+			now:      r.now,
+			waitPoll: r.waitPoll,
+			log:      r.settings.Logger,
+			sampled:  r.sampled,
+		}
+	}
 	var out []*stream
-	if r.cfg.RequestLogs.Enabled {
-		out = append(out, r.newCursorStream(requestLogSchema, client, stackoneapi.RequestLogsPath, r.cfg.RequestLogs.Filter))
+	if cfg.RequestLogs.Enabled {
+		out = append(out, newStream(requestLogSchema, newCursorPagers(client, stackoneapi.RequestLogsPath, cfg.RequestLogs.Filter, cfg.PageSize)))
 	}
-	if r.cfg.ActionLogs.Enabled {
-		out = append(out, r.newActionStream(client, r.cfg.ActionLogs.Filter))
+	if cfg.ActionLogs.Enabled {
+		out = append(out, newStream(actionLogSchema, newKeysetPagers(client, cfg.ActionLogs.Filter, cfg.PageSize)))
 	}
-	if r.cfg.StepLogs.Enabled {
-		out = append(out, r.newCursorStream(stepLogSchema, client, stackoneapi.StepLogsPath, r.cfg.StepLogs.Filter))
+	if cfg.StepLogs.Enabled {
+		out = append(out, newStream(stepLogSchema, newCursorPagers(client, stackoneapi.StepLogsPath, cfg.StepLogs.Filter, cfg.PageSize)))
 	}
-	if r.cfg.PlatformLogs.Enabled {
-		out = append(out, r.newCursorStream(platformLogSchema, client, stackoneapi.PlatformLogsPath, r.cfg.PlatformLogs.Filter))
+	if cfg.PlatformLogs.Enabled {
+		out = append(out, newStream(platformLogSchema, newCursorPagers(client, stackoneapi.PlatformLogsPath, cfg.PlatformLogs.Filter, cfg.PageSize)))
 	}
 	return out
 }
 
-// registerGauges observes each stream's state at collection time, so a stream that cannot read shows it at once.
+// registerGauges observes each stream's state at collection time, so a stream that cannot read shows it at
+// once: its lag keeps growing and its last successful poll stays behind.
 func (r *stackoneReceiver) registerGauges() error {
 	return errors.Join(
+		r.telemetry.RegisterReceiverStackoneLagCallback(func(_ context.Context, o metric.Float64Observer) error {
+			now := r.now()
+			for _, s := range r.streams {
+				if ns := s.complete.Load(); ns != 0 {
+					o.Observe(max(0, now.Sub(time.Unix(0, ns)).Seconds()), s.tel.attrs)
+				}
+			}
+			return nil
+		}),
 		r.telemetry.RegisterReceiverStackoneLastSuccessfulPollCallback(func(_ context.Context, o metric.Float64Observer) error {
 			for _, s := range r.streams {
 				if ns := s.lastSuccess.Load(); ns > 0 {
-					o.Observe(float64(ns)/1e9, s.attrs)
+					o.Observe(float64(ns)/1e9, s.tel.attrs)
 				}
 			}
 			return nil
@@ -160,7 +211,7 @@ func (r *stackoneReceiver) registerGauges() error {
 				if s.disabled.Load() {
 					disabled = 1
 				}
-				o.Observe(disabled, s.attrs)
+				o.Observe(disabled, s.tel.attrs)
 			}
 			return nil
 		}),
@@ -191,55 +242,36 @@ func (r *stackoneReceiver) openStorage(ctx context.Context, host component.Host)
 	return client, nil
 }
 
-// newLimiter spreads the per-minute budget evenly, with a burst of one second's share, so a backlog is read
-// at a steady pace instead of spending the whole minute's budget at once.
-func newLimiter(perMinute int) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(float64(perMinute)/60), max(1, perMinute/60))
-}
-
-// Shutdown stops every stream between pages, saves each position once more and closes the store.
+// Shutdown stops every stream between pages and closes the store. A page already handed to the pipeline
+// completes and is saved, unless the shutdown deadline passes first: then the pipeline call is cancelled and
+// the position stays at the last accepted page.
 func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	r.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
 	var errs []error
-	for _, s := range r.streams {
-		if err := s.saveFinal(ctx); err != nil {
-			errs = append(errs, err)
+	select {
+	case <-done:
+		for _, s := range r.streams {
+			errs = append(errs, s.saveFinal(ctx))
 		}
+	case <-ctx.Done():
+		r.abandon()
+		errs = append(errs, fmt.Errorf("stackone: a page was still in the pipeline when the shutdown deadline passed; it will be read again at the next start: %w", ctx.Err()))
+	}
+	if r.abandon != nil {
+		r.abandon()
 	}
 	if r.storage != nil {
-		errs = append(errs, r.storage.Close(ctx))
+		errs = append(errs, r.storage.Close(context.WithoutCancel(ctx)))
 	}
 	r.telemetry.Shutdown()
 	return errors.Join(errs...)
-}
-
-// statusRank orders statuses by severity; the component shows its worst stream.
-var statusRank = map[componentstatus.Status]int{
-	componentstatus.StatusOK: 0, componentstatus.StatusRecoverableError: 1, componentstatus.StatusPermanentError: 2,
-}
-
-// reportStatus records one stream's status and reports the worst across streams, so a healthy stream's OK
-// never hides a failing one. Repeated OKs are not re-sent.
-func (r *stackoneReceiver) reportStatus(stream string, ev *componentstatus.Event) {
-	r.statusMu.Lock()
-	defer r.statusMu.Unlock()
-	r.streamStatus[stream] = ev
-	worst := ev
-	for _, e := range r.streamStatus {
-		if statusRank[e.Status()] > statusRank[worst.Status()] {
-			worst = e
-		}
-	}
-	if worst.Status() == componentstatus.StatusOK && r.reported == componentstatus.StatusOK {
-		return
-	}
-	r.reported = worst.Status()
-	if r.host != nil {
-		componentstatus.ReportStatus(r.host, worst)
-	}
 }
 
 // userAgent names the receiver and the version of the module it was built from (the receiver's own version

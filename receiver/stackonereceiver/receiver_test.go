@@ -168,8 +168,8 @@ func TestConsumerErrorKeepsThePosition(t *testing.T) {
 	cp, err := store.load(context.Background())
 	require.NoError(t, err)
 	require.NotNil(t, cp)
-	assert.Empty(t, cp.Seen, "nothing was accepted, so nothing is remembered as emitted")
-	assert.True(t, cp.Watermark.Before(time.Now().Add(-59*time.Minute)), "the watermark did not move")
+	assert.Empty(t, cp.seen.ids, "nothing was accepted, so nothing is remembered as emitted")
+	assert.True(t, cp.Frontier.Before(time.Now().Add(-59*time.Minute)), "the frontier did not move")
 
 	refuse = false
 	r.nextPoll()

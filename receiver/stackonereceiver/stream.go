@@ -4,301 +4,426 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
 )
 
-// authRetryInterval paces polls while the key is rejected: the fix is a config change, so polling faster
-// would only burn the customer's shared rate limit.
-const authRetryInterval = 5 * time.Minute
-
-var (
-	errAuth           = errors.New("API key rejected")
-	errStreamNotFound = errors.New("log stream not available")
+const (
+	// authRetryInterval paces polls while the key is rejected: the fix is a config change, so polling faster
+	// would only burn the customer's shared rate limit.
+	authRetryInterval = 5 * time.Minute
+	// notFoundLimit is how many polls in a row must answer 404 before a stream is disabled: one 404 from a
+	// deploy or a load balancer must not switch a stream off until restart.
+	notFoundLimit = 3
+	// defaultCatchUpAfter is how far behind (beyond the late-arrival window) a stream must be before it reads
+	// the backlog as parallel time slices instead of one query.
+	defaultCatchUpAfter = 10 * time.Minute
+	// slicesPerWorker splits a backlog finer than the workers, so one dense slice does not leave the others idle.
+	slicesPerWorker = 4
+	minSliceSpan    = time.Minute
 )
 
-// stream polls one StackOne log stream. Data flows one way: page -> de-duplicate -> map -> ConsumeLogs ->
-// advance the checkpoint. Only the fetch differs between streams (cursor or page-number paging).
-type stream struct {
-	r      *stackoneReceiver
-	schema *schema
-	store  *positionStore
-	cp     *checkpoint
-	// poll reads from the checkpoint to the end of the stream, delivering page by page.
-	poll  func(ctx context.Context) error
-	attrs metric.MeasurementOption
+var errOutOfOrder = errors.New("event times went backwards: the API did not return entries in ascending event time")
 
-	// Read by the telemetry callbacks while the stream runs.
-	lastSuccess atomic.Int64 // Unix nanoseconds of the last successful API call, 0 before the first
+// streamSettings are the parts of the configuration one stream uses.
+type streamSettings struct {
+	pollInterval  time.Duration
+	sweepInterval time.Duration
+	window        time.Duration
+	lookback      time.Duration
+	concurrency   int
+	catchUpAfter  time.Duration
+}
+
+// stream polls one StackOne log stream. A page flows one way: pager -> map -> drop what was already delivered
+// -> ConsumeLogs -> position. Only the pager differs between streams (cursor or keyset paging).
+type stream struct {
+	name    string
+	schema  *schema
+	pagers  pagerFactory
+	mapper  *mapper
+	consume func(ctx context.Context, ld plog.Logs) error
+	store   *positionStore
+	cfg     streamSettings
+	retry   *retrier
+	tel     streamTelemetry
+	now     func() time.Time
+	// waitPoll is the pause between polls (a seam for tests, which step polls one at a time).
+	waitPoll func(ctx context.Context, d time.Duration) error
+	log      *zap.Logger
+	// sampled carries per-page and per-call warnings: one line per message and minute.
+	sampled *zap.Logger
+	health  *streamHealth
+
+	// mu guards the position, which the catch-up slices of one stream advance concurrently, and its saves.
+	mu    sync.Mutex
+	pos   *position
+	dirty bool // a save failed: try again at shutdown
+
+	lastSuccess atomic.Int64 // Unix nanoseconds of the last successful API call
+	complete    atomic.Int64 // Unix nanoseconds up to which the stream has read everything, for the lag gauge
 	disabled    atomic.Bool
 }
 
-func (r *stackoneReceiver) newStream(s *schema) *stream {
-	return &stream{
-		r:      r,
-		schema: s,
-		store:  &positionStore{client: r.storage, key: "position." + s.stream},
-		attrs:  metric.WithAttributeSet(attribute.NewSet(attribute.String("stream", s.stream))),
-	}
-}
-
-// newCursorStream reads a cursor-paginated endpoint in event-time order. A rejected cursor restarts the query
-// from the checkpoint, which loses nothing: everything before it was delivered, and re-reads are de-duplicated.
-func (r *stackoneReceiver) newCursorStream(s *schema, client *stackoneapi.Client, path string, filter stackoneapi.RequestLogFilter) *stream {
-	st := r.newStream(s)
-	st.poll = func(ctx context.Context) error {
-		// Ascending event time is what makes a page-by-page checkpoint safe: everything before the watermark
-		// has been read. Step logs have no event_datetime; the API orders them by their start time.
-		q := stackoneapi.CursorQuery{Start: st.queryStart(), Filter: filter, PageSize: r.cfg.PageSize, OrderBy: "eventDatetime"}
-		restarts := 0
-		for ctx.Err() == nil {
-			page, err := st.fetch(ctx, func(ctx context.Context) (stackoneapi.Page, error) {
-				return client.ListCursor(ctx, path, q)
-			})
-			var ae *stackoneapi.APIError
-			if errors.As(err, &ae) && ae.CursorRejected && restarts < 3 {
-				restarts++
-				r.sampled.Warn("StackOne rejected the paging cursor; restarting the query from the saved position", zap.String("stream", s.stream))
-				q.Next, q.Start = "", st.queryStart()
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if _, err := st.deliver(ctx, page); err != nil {
-				return err
-			}
-			if page.Next == "" {
-				return nil
-			}
-			q.Next = page.Next
-		}
-		return ctx.Err()
-	}
-	return st
-}
-
-// queryStart is where a poll begins: the late-arrival window before the watermark, never older than StackOne
-// keeps logs (an older start date returns nothing or an error).
-func (s *stream) queryStart() time.Time {
-	start := s.cp.queryStart(s.r.cfg.LateArrivalWindow)
-	if oldest := s.r.now().Add(-retention + time.Hour); start.Before(oldest) {
-		s.r.sampled.Warn("Saved position is older than StackOne's 90-day retention; logs before the retention limit are gone",
-			zap.String("stream", s.schema.stream), zap.Time("position", start))
-		return oldest
-	}
-	return start
-}
-
 func (s *stream) run(ctx context.Context) {
-	if !s.loadCheckpoint(ctx) {
+	if !s.load(ctx) {
 		return
 	}
+	notFound := 0
 	for {
 		err := s.poll(ctx)
-		delay := s.r.cfg.PollInterval
+		delay := s.cfg.pollInterval
 		switch {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, errStreamNotFound):
-			s.disabled.Store(true)
-			s.r.settings.Logger.Error("StackOne answered 404 for this log stream: it is not enabled for this account or endpoint. The stream is disabled until restart; other streams keep flowing.",
-				zap.String("stream", s.schema.stream), zap.Error(err))
-			return
+			if notFound++; notFound >= notFoundLimit {
+				s.disabled.Store(true)
+				s.setCondition(condDisabled, err)
+				s.log.Error("StackOne answered 404 for this log stream several polls in a row: it is not enabled for this account or endpoint. The stream is disabled until restart; other streams keep flowing.",
+					zap.String("stream", s.name), zap.Error(err))
+				return
+			}
+			s.setCondition(condAPI, err)
+			s.sampled.Warn("StackOne answered 404 for this log stream; trying again before disabling it",
+				zap.String("stream", s.name), zap.Int("attempt", notFound), zap.Int("of", notFoundLimit), zap.Error(err))
 		case errors.Is(err, errAuth):
 			delay = max(delay, authRetryInterval)
+		case errors.Is(err, errOutOfOrder):
+			s.setCondition(condData, err)
+			s.log.Error("StackOne returned entries out of event-time order; this poll delivered nothing past the first step back, the position is kept and the next poll tries again",
+				zap.String("stream", s.name), zap.Error(err))
 		case err != nil:
-			s.r.sampled.Warn("Poll failed; the position is kept and the next poll resumes from it",
-				zap.String("stream", s.schema.stream), zap.Error(err), zap.Duration("next_poll_in", delay))
+			s.sampled.Warn("Poll failed; the position is kept and the next poll resumes from it",
+				zap.String("stream", s.name), zap.Error(err), zap.Duration("next_poll_in", delay))
+		default:
+			notFound = 0
+			s.setCondition(condData, nil)
 		}
-		if s.r.waitPoll(ctx, delay) != nil {
+		if s.waitPoll(ctx, delay) != nil {
 			return
 		}
 	}
 }
 
-// loadCheckpoint reads the stored position. A read error is retried, never taken for "no position"; a corrupt
-// value is reported and replaced by a fresh start at initial_lookback.
-func (s *stream) loadCheckpoint(ctx context.Context) bool {
-	b := s.newBackOff()
+// load reads the stored position. A read error is retried, never taken for "no position"; a corrupt value is
+// reported and replaced by a fresh start at initial_lookback.
+func (s *stream) load(ctx context.Context) bool {
+	a := s.retry.start()
 	for {
-		cp, err := s.store.load(ctx)
+		pos, err := s.store.load(ctx)
 		switch {
-		case err == nil && cp != nil:
-			s.cp = cp
-			s.r.settings.Logger.Info("Resuming from the stored position", zap.String("stream", s.schema.stream), zap.Time("watermark", cp.Watermark))
+		case err == nil && pos != nil:
+			s.log.Info("Resuming from the stored position", zap.String("stream", s.name), zap.Stringer("position", pos))
+			s.setPosition(pos)
 			return true
-		case err == nil || errors.Is(err, errCorruptCheckpoint):
+		case err == nil || errors.Is(err, errCorruptPosition):
 			if err != nil {
-				s.r.telemetry.ReceiverStackoneCheckpointErrors.Add(ctx, 1, s.attrs)
-				s.r.settings.Logger.Error("Ignoring the stored position and starting from initial_lookback", zap.String("stream", s.schema.stream), zap.Error(err))
+				s.tel.checkpointError(ctx)
+				s.log.Error("Ignoring the stored position and starting from initial_lookback", zap.String("stream", s.name), zap.Error(err))
 			}
-			s.cp = newCheckpoint(s.r.now().Add(-s.r.cfg.InitialLookback))
+			s.setPosition(newPosition(s.now().Add(-s.cfg.lookback)))
 			// Saved at once, so a restart before the first entry keeps this start instead of sliding it.
+			s.mu.Lock()
 			s.save(ctx)
+			s.mu.Unlock()
 			return true
 		}
-		s.r.telemetry.ReceiverStackoneCheckpointErrors.Add(ctx, 1, s.attrs)
-		s.r.sampled.Error("Cannot read the stored position; retrying before polling", zap.String("stream", s.schema.stream), zap.Error(err))
-		s.reportStatus(componentstatus.NewRecoverableErrorEvent(err))
-		if s.r.wait(ctx, b.NextBackOff()) != nil {
+		s.tel.checkpointError(ctx)
+		s.sampled.Error("Cannot read the stored position; retrying before polling", zap.String("stream", s.name), zap.Error(err))
+		s.setCondition(condStorage, err)
+		if _, _, err := a.next(ctx, 0); err != nil {
 			return false
 		}
 	}
 }
 
-func (s *stream) newBackOff() *backoff.ExponentialBackOff {
-	cfg := s.r.cfg.BackOff
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = cfg.InitialInterval
-	b.RandomizationFactor = cfg.RandomizationFactor
-	b.Multiplier = cfg.Multiplier
-	b.MaxInterval = cfg.MaxInterval
-	b.Reset()
-	return b
+func (s *stream) setPosition(p *position) {
+	s.pos = p
+	s.complete.Store(p.Frontier.UnixNano())
 }
 
-// retryWait is how long to wait before trying again, or false when the retry budget is spent.
-func (s *stream) retryWait(b *backoff.ExponentialBackOff, started time.Time, serverHint time.Duration) (time.Duration, bool) {
-	cfg := s.r.cfg.BackOff
-	if !cfg.Enabled {
-		return 0, false
-	}
-	d := max(b.NextBackOff(), serverHint)
-	if cfg.MaxElapsedTime > 0 && s.r.now().Add(d).Sub(started) > cfg.MaxElapsedTime {
-		return 0, false
-	}
-	return d, true
-}
-
-// fetch calls the API with retries: 429/408 wait Retry-After, 5xx, network errors and cut-off bodies back off
-// exponentially. Each failure is counted by class and moves the component status; a success restores it.
-func (s *stream) fetch(ctx context.Context, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
-	b := s.newBackOff()
-	started := s.r.now()
+// poll reads everything new: first any backlog too far behind, as parallel time slices, then the live range,
+// re-reading the late-arrival window when a sweep is due.
+func (s *stream) poll(ctx context.Context) error {
 	for {
-		page, err := call(ctx)
-		if err == nil {
-			s.lastSuccess.Store(s.r.now().UnixNano())
-			s.reportStatus(componentstatus.NewEvent(componentstatus.StatusOK))
-			return page, nil
+		if err := s.catchUp(ctx); err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return page, ctx.Err()
-		}
-		class, retryable, hint := classify(err)
-		s.r.telemetry.ReceiverStackoneAPIErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("stream", s.schema.stream), attribute.String("error.class", class)))
-		switch class {
-		case "auth":
-			s.reportStatus(componentstatus.NewPermanentErrorEvent(err))
-			s.r.sampled.Error("StackOne rejected the API key; retrying every 5 minutes", zap.String("stream", s.schema.stream), zap.Error(err))
-			return page, fmt.Errorf("%w: %w", errAuth, err)
-		case "not_found":
-			return page, fmt.Errorf("%w: %w", errStreamNotFound, err)
-		case "cursor_expired":
-			return page, err
-		}
-		s.reportStatus(componentstatus.NewRecoverableErrorEvent(err))
-		d, ok := s.retryWait(b, started, hint)
-		if !retryable || !ok {
-			s.r.sampled.Error("StackOne API call failed; giving up this poll", zap.String("stream", s.schema.stream), zap.String("error.class", class), zap.Error(err))
-			return page, err
-		}
-		s.r.sampled.Warn("StackOne API call failed; retrying", zap.String("stream", s.schema.stream), zap.String("error.class", class), zap.Duration("retry_in", d), zap.Error(err))
-		s.r.telemetry.ReceiverStackoneRetries.Add(ctx, 1, s.attrs)
-		if err := s.r.wait(ctx, d); err != nil {
-			return page, err
+		if !s.behind() {
+			return s.pollLive(ctx)
 		}
 	}
 }
 
-// classify names an API failure for telemetry and says whether the same call may succeed later.
-func classify(err error) (class string, retryable bool, retryAfter time.Duration) {
-	var ae *stackoneapi.APIError
-	var ne *stackoneapi.NetworkError
-	var de *stackoneapi.DecodeError
-	switch {
-	case errors.As(err, &ae):
-		switch {
-		case ae.CursorRejected:
-			return "cursor_expired", false, 0
-		case ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden:
-			return "auth", false, 0
-		case ae.StatusCode == http.StatusNotFound:
-			return "not_found", false, 0
-		case ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusRequestTimeout:
-			return "rate_limited", true, ae.RetryAfter
-		case ae.StatusCode >= 500:
-			return "5xx", true, ae.RetryAfter
-		default:
-			return "4xx", false, 0
-		}
-	case errors.As(err, &ne):
-		return "network", true, 0
-	case errors.As(err, &de):
-		return "decode", true, 0
+// behind reports whether the stream is far enough behind to read the backlog in slices.
+func (s *stream) behind() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pos.Slices) > 0 || s.now().Add(-s.cfg.window).Sub(s.pos.Frontier) > s.cfg.catchUpAfter
+}
+
+// pollLive reads from the frontier to the end of the stream. A sweep starts earlier, a late-arrival window before
+// the last sweep, so an entry StackOne indexed late is still delivered, once; sweeps come every sweep_interval
+// rather than every poll, because at volume the window holds many pages that rarely change.
+func (s *stream) pollLive(ctx context.Context) error {
+	started := s.now()
+	s.mu.Lock()
+	sweep := started.Sub(s.pos.LastSweep) >= s.cfg.sweepInterval
+	from := s.pos.Frontier
+	if sweep {
+		from = laterOf(s.pos.Floor, s.pos.LastSweep.Add(-s.cfg.window))
 	}
-	return "other", false, 0
+	r := &reader{from: s.pos.Floor, seen: s.pos.seen.has}
+	s.mu.Unlock()
+
+	if err := s.read(ctx, r, s.pagers(from, time.Time{}, s.fetch)); err != nil {
+		return err
+	}
+	// Reaching the end means every entry visible when the poll started has been read.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.timeless {
+		// Entries without a usable event time cannot move the frontier, and a frontier that never moves
+		// would make every poll re-read more. They are re-read for one window, then left behind.
+		s.pos.Frontier = laterOf(s.pos.Frontier, started.Add(-s.cfg.window))
+	}
+	if sweep {
+		s.pos.LastSweep = started
+	}
+	s.pos.prune(s.pruneBefore())
+	s.complete.Store(laterOf(s.pos.Frontier, started).UnixNano())
+	s.save(ctx)
+	return nil
 }
 
-func (s *stream) reportStatus(ev *componentstatus.Event) {
-	s.r.reportStatus(s.schema.stream, ev)
+// pruneBefore is the oldest event time a live read can meet again: the next sweep starts a window before the
+// last one, a tail read at the frontier, both an overlap earlier.
+func (s *stream) pruneBefore() time.Time {
+	oldest := s.pos.LastSweep.Add(-s.cfg.window)
+	if s.pos.Frontier.Before(oldest) {
+		oldest = s.pos.Frontier
+	}
+	return oldest.Add(-2 * overlap)
 }
 
-// deliver sends the page's new entries downstream and, only once they are accepted, advances the position.
-// It returns the newest event time on the page (zero when none parses), which keyset paging continues from.
-func (s *stream) deliver(ctx context.Context, page stackoneapi.Page) (newest time.Time, err error) {
-	s.r.telemetry.ReceiverStackonePagesFetched.Add(ctx, 1, s.attrs)
+// catchUp reads the backlog as time slices, catch_up.concurrency at a time, each resumable from its own
+// progress. The slices end a late-arrival window before now, so nothing inside them can still arrive late.
+func (s *stream) catchUp(ctx context.Context) error {
+	s.mu.Lock()
+	if len(s.pos.Slices) == 0 {
+		to := s.now().Add(-s.cfg.window)
+		if to.Sub(s.pos.Frontier) <= s.cfg.catchUpAfter {
+			s.mu.Unlock()
+			return nil
+		}
+		s.pos.Slices = planSlices(s.pos.Frontier, to, s.cfg.concurrency*slicesPerWorker)
+		s.log.Info("Reading the backlog in parallel time slices", zap.String("stream", s.name),
+			zap.Time("from", s.pos.Frontier), zap.Time("to", to), zap.Int("slices", len(s.pos.Slices)), zap.Int("concurrency", s.cfg.concurrency))
+		s.save(ctx)
+	}
+	var todo []*slice
+	for _, sl := range s.pos.Slices {
+		if !sl.Done {
+			todo = append(todo, sl)
+		}
+	}
+	s.mu.Unlock()
+
+	work := make(chan *slice)
+	errs := make(chan error, s.cfg.concurrency)
+	workCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	for range s.cfg.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sl := range work {
+				if err := s.readSlice(workCtx, sl); err != nil {
+					errs <- err
+					stop() // the other slices finish their page and stop; each keeps its progress
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for _, sl := range todo {
+		select {
+		case work <- sl:
+		case <-workCtx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+func (s *stream) readSlice(ctx context.Context, sl *slice) error {
+	s.mu.Lock()
+	tail := make(map[uint64]bool, len(sl.Tail))
+	for _, id := range sl.Tail {
+		tail[id] = true
+	}
+	from := sl.Progress
+	s.mu.Unlock()
+	r := &reader{from: sl.Start, to: sl.End, slice: sl, seen: func(id uint64) bool { return tail[id] }}
+	if err := s.read(ctx, r, s.pagers(from, sl.End, s.fetch)); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl.Done, sl.Tail = true, nil
+	s.pos.advanceFrontier()
+	if len(s.pos.Slices) == 0 {
+		// The backlog is in: the live read owns the time from here, and its first sweep re-reads the window
+		// before the end of the slices.
+		s.pos.Floor = s.pos.Frontier
+		s.pos.LastSweep = s.pos.Frontier.Add(s.cfg.window)
+	}
+	s.complete.Store(s.pos.Frontier.UnixNano())
+	s.save(ctx)
+	return nil
+}
+
+// planSlices splits [from, to) into up to n slices of at least minSliceSpan.
+func planSlices(from, to time.Time, n int) []*slice {
+	span := to.Sub(from)
+	n = max(1, min(n, int(span/minSliceSpan)))
+	step := span / time.Duration(n)
+	out := make([]*slice, n)
+	for i := range out {
+		start := from.Add(time.Duration(i) * step)
+		end := start.Add(step)
+		if i == n-1 {
+			end = to
+		}
+		out[i] = &slice{Start: start, End: end, Progress: start}
+	}
+	return out
+}
+
+// reader is the state of one query: which event times it owns, what it has already delivered and, for the
+// order check, the newest event time it has seen.
+type reader struct {
+	from, to time.Time // entries before from or from to on belong to another reader; a zero to is open
+	slice    *slice    // nil for the live read
+	seen     func(id uint64) bool
+	newest   time.Time
+	timeless bool // some entry had no usable event time
+}
+
+func (r *reader) owns(t time.Time) bool {
+	return t.IsZero() || !t.Before(r.from) && (r.to.IsZero() || t.Before(r.to))
+}
+
+// read delivers one query page by page.
+func (s *stream) read(ctx context.Context, r *reader, p pager) error {
+	for ctx.Err() == nil {
+		page, more, err := p.next(ctx)
+		if err != nil {
+			return err
+		}
+		newest, err := s.deliver(ctx, r, page)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		p.advance(newest)
+	}
+	return ctx.Err()
+}
+
+// fresh is a delivered entry as the position keeps it: its id hash, and the event time it may be read again
+// at (the time it was read, an upper bound, for entries without a usable event time).
+type fresh struct {
+	id uint64
+	at time.Time
+}
+
+// deliver maps the page, drops what was delivered before, hands the rest to the pipeline and, only once the
+// pipeline accepted it, advances the position. It returns the newest event time on the page.
+func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) (newest time.Time, err error) {
+	s.tel.page(ctx)
 	if page.NotObjects > 0 {
-		s.r.telemetry.ReceiverStackoneEntriesMalformed.Add(ctx, int64(page.NotObjects), metric.WithAttributes(attribute.String("stream", s.schema.stream), attribute.String("reason", "not_an_object")))
-		s.r.sampled.Warn("Skipped page elements that are not JSON objects", zap.String("stream", s.schema.stream), zap.Int("count", page.NotObjects))
+		s.tel.malformed(ctx, "not_an_object", page.NotObjects)
+		s.sampled.Warn("Skipped page elements that are not JSON objects", zap.String("stream", s.name), zap.Int("count", page.NotObjects))
 	}
-	type emitted struct {
-		id string
-		t  time.Time
-	}
-	fresh := make([]emitted, 0, len(page.Entries))
-	inPage := make(map[string]bool, len(page.Entries))
-	ld, lrs := s.r.mapper.newLogs()
-	observed := pcommon.NewTimestampFromTime(s.r.now())
+	observedAt := s.now()
+	observed := pcommon.NewTimestampFromTime(observedAt)
+	ld, lrs := s.mapper.newLogs()
+	keep := make([]bool, len(page.Entries))
+	out := make([]fresh, 0, len(page.Entries))
+	inPage := make(map[uint64]bool, len(page.Entries))
 	dups, invalid, badTime := 0, 0, 0
-	// Every entry is mapped in one pass that also yields its id and time; duplicates are dropped afterwards.
-	keep := make([]bool, 0, len(page.Entries))
-	for _, raw := range page.Entries {
-		meta := s.r.mapper.appendRecord(lrs, s.schema, raw, observed)
-		if meta.time.After(newest) {
-			newest = meta.time
-		}
-		if s.cp.seen(meta.id) || inPage[meta.id] {
-			dups++
-			keep = append(keep, false)
-			continue
-		}
-		id := strings.Clone(meta.id) // it may alias the page, and the position keeps it for the whole window
-		inPage[id] = true
-		keep = append(keep, true)
-		if meta.invalid > 0 {
+	for i, raw := range page.Entries {
+		m := s.mapper.appendRecord(lrs, s.schema, raw, observed)
+		if m.invalid > 0 {
 			invalid++
 		}
-		if meta.badTime {
+		if m.badTime {
 			badTime++
 		}
-		fresh = append(fresh, emitted{id, meta.time})
+		if m.time.IsZero() {
+			r.timeless = true
+		}
+		if !m.time.IsZero() {
+			// Ascending order is what lets the position advance page by page; a step back by more than
+			// the overlap means the API ignored order_by, and reading on would skip rows silently.
+			if m.time.Before(r.newest.Add(-overlap)) {
+				s.tel.apiError(ctx, "out_of_order")
+				return newest, fmt.Errorf("%w (%s after %s)", errOutOfOrder, m.time.Format(time.RFC3339Nano), r.newest.Format(time.RFC3339Nano))
+			}
+			r.newest = laterOf(r.newest, m.time)
+			newest = laterOf(newest, m.time)
+		}
+		if !r.owns(m.time) {
+			continue
+		}
+		id := idHash(m.id)
+		if r.seen(id) || inPage[id] {
+			dups++
+			continue
+		}
+		inPage[id] = true
+		keep[i] = true
+		at := m.time
+		if at.IsZero() {
+			at = observedAt
+		}
+		out = append(out, fresh{id: id, at: at})
 	}
 	if dups > 0 {
+		s.tel.duplicates(ctx, dups)
+	}
+	if invalid > 0 {
+		s.tel.malformed(ctx, "invalid_field", invalid)
+		s.sampled.Warn("Emitted entries without fields whose values had an unexpected type", zap.String("stream", s.name), zap.Int("entries", invalid))
+	}
+	if badTime > 0 {
+		s.tel.malformed(ctx, "invalid_time", badTime)
+		s.sampled.Warn("Emitted entries whose event time does not parse, without a timestamp", zap.String("stream", s.name), zap.Int("entries", badTime))
+	}
+	if len(out) == 0 {
+		return newest, nil
+	}
+	if len(out) < len(keep) {
 		i := 0
 		lrs.RemoveIf(func(plog.LogRecord) bool {
 			drop := !keep[i]
@@ -306,83 +431,105 @@ func (s *stream) deliver(ctx context.Context, page stackoneapi.Page) (newest tim
 			return drop
 		})
 	}
-	if !newest.IsZero() {
-		s.r.telemetry.ReceiverStackoneLag.Record(ctx, s.r.now().Sub(newest).Seconds(), s.attrs)
-	}
-	if dups > 0 {
-		s.r.telemetry.ReceiverStackoneDuplicatesDropped.Add(ctx, int64(dups), s.attrs)
-	}
-	if invalid > 0 {
-		s.r.telemetry.ReceiverStackoneEntriesMalformed.Add(ctx, int64(invalid), metric.WithAttributes(attribute.String("stream", s.schema.stream), attribute.String("reason", "invalid_field")))
-		s.r.sampled.Warn("Emitted entries without fields whose values had an unexpected type", zap.String("stream", s.schema.stream), zap.Int("entries", invalid))
-	}
-	if badTime > 0 {
-		s.r.telemetry.ReceiverStackoneEntriesMalformed.Add(ctx, int64(badTime), metric.WithAttributes(attribute.String("stream", s.schema.stream), attribute.String("reason", "invalid_time")))
-		s.r.sampled.Warn("Emitted entries without a timestamp because their event time does not parse", zap.String("stream", s.schema.stream), zap.Int("entries", badTime))
-	}
-	if len(fresh) == 0 {
-		return newest, nil
-	}
-	if err := s.consume(ctx, ld); err != nil {
+	if err := s.consumeWithRetry(ctx, ld); err != nil {
 		return newest, err
 	}
-	now := s.r.now()
-	for _, f := range fresh {
-		s.cp.add(f.id, f.t, now)
-	}
-	s.cp.prune(s.r.cfg.LateArrivalWindow)
-	s.r.telemetry.ReceiverStackoneRecordsEmitted.Add(ctx, int64(len(fresh)), s.attrs)
+	s.tel.emitted(ctx, len(out))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(r, out, newest, observedAt)
 	s.save(ctx)
 	return newest, nil
 }
 
-// consume hands a page to the pipeline. A refusal (memory_limiter, a full queue) is retried with back-off and
-// never skipped; only a permanent error, which no retry can fix, lets the position move past the page.
-// The call itself is not cancelled by shutdown, so a page in flight completes and is checkpointed.
-func (s *stream) consume(ctx context.Context, ld plog.Logs) error {
-	b := s.newBackOff()
-	started := s.r.now()
+// advance records a delivered page in the position: the ids it emitted and how far its reader got. Event
+// times ahead of now count as now, so one entry stamped in the future cannot make the next polls start after
+// entries that have not happened yet.
+func (s *stream) advance(r *reader, out []fresh, newest, now time.Time) {
+	if newest.After(now) {
+		newest = now
+	}
+	if sl := r.slice; sl != nil {
+		// A resumed slice starts an overlap before its progress: only the ids that close to it matter.
+		if newest.After(sl.Progress.Add(overlap)) {
+			sl.Tail = sl.Tail[:0]
+		}
+		sl.Progress = laterOf(sl.Progress, newest)
+		for _, f := range out {
+			if !f.at.Before(sl.Progress.Add(-overlap)) {
+				sl.Tail = append(sl.Tail, f.id)
+			}
+		}
+		return
+	}
+	ids := make([]uint64, len(out))
+	pageNewest := time.Time{}
+	for i, f := range out {
+		ids[i] = f.id
+		pageNewest = laterOf(pageNewest, f.at)
+	}
+	s.pos.addPage(ids, pageNewest)
+	s.pos.Frontier = laterOf(s.pos.Frontier, newest)
+	s.pos.prune(s.pruneBefore())
+	s.complete.Store(s.pos.Frontier.UnixNano())
+}
+
+// consumeWithRetry hands a page to the pipeline. A refusal (memory_limiter, a full queue) is retried with
+// back-off and never skipped; only a permanent error, which no retry can fix, lets the position move past the
+// page. The call is not cancelled when polling stops, so a page in flight at shutdown completes and is saved,
+// unless the shutdown deadline passes first.
+func (s *stream) consumeWithRetry(ctx context.Context, ld plog.Logs) error {
+	a := s.retry.start()
 	n := ld.LogRecordCount()
 	for {
-		opCtx := s.r.obsrecv.StartLogsOp(context.WithoutCancel(ctx))
-		err := s.r.next.ConsumeLogs(opCtx, ld)
-		s.r.obsrecv.EndLogsOp(opCtx, "stackone_json", n, err)
+		err := s.consume(ctx, ld)
 		if err == nil {
+			s.setCondition(condPipeline, nil)
 			return nil
 		}
 		if consumererror.IsPermanent(err) {
-			s.r.settings.Logger.Error("The pipeline permanently rejected a page of StackOne logs; they are dropped and the position moves on",
-				zap.String("stream", s.schema.stream), zap.Int("records", n), zap.Error(err))
+			s.log.Error("The pipeline permanently rejected a page of StackOne logs; they are dropped and the position moves on",
+				zap.String("stream", s.name), zap.Int("records", n), zap.Error(err))
 			return nil
 		}
-		d, ok := s.retryWait(b, started, 0)
+		s.setCondition(condPipeline, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d, ok, werr := a.next(ctx, 0)
 		if !ok {
-			s.r.sampled.Error("The pipeline keeps refusing StackOne logs; the position is kept and the next poll retries", zap.String("stream", s.schema.stream), zap.Error(err))
+			s.sampled.Error("The pipeline keeps refusing StackOne logs; the position is kept and the next poll retries", zap.String("stream", s.name), zap.Error(err))
 			return err
 		}
-		s.r.sampled.Warn("The pipeline refused StackOne logs; retrying the same page", zap.String("stream", s.schema.stream), zap.Duration("retry_in", d), zap.Error(err))
-		s.r.telemetry.ReceiverStackoneRetries.Add(ctx, 1, s.attrs)
-		if err := s.r.wait(ctx, d); err != nil {
-			return err
+		s.sampled.Warn("The pipeline refused StackOne logs; retrying the same page", zap.String("stream", s.name), zap.Duration("retry_in", d), zap.Error(err))
+		s.tel.retry(ctx)
+		if werr != nil {
+			return werr
 		}
 	}
 }
 
-// save writes the position. A failure is logged and counted but does not stop polling: the in-memory position
-// is still right, and the next page's save writes it again.
+// save writes the position; s.mu must be held. A failure is counted and shows in the component status, but does
+// not stop polling: the position in memory is still right, and the next page's save writes it again.
 func (s *stream) save(ctx context.Context) {
-	n, err := s.store.save(ctx, s.cp)
-	s.r.telemetry.ReceiverStackoneCheckpointBytes.Add(ctx, int64(n), s.attrs)
+	n, err := s.store.save(ctx, s.pos)
+	s.tel.checkpointBytes(ctx, n)
+	s.dirty = err != nil
 	if err != nil {
-		s.r.telemetry.ReceiverStackoneCheckpointErrors.Add(ctx, 1, s.attrs)
-		s.r.sampled.Error("Could not save the position; polling continues and the next page retries the save", zap.String("stream", s.schema.stream), zap.Error(err))
+		s.tel.checkpointError(ctx)
+		s.sampled.Error("Could not save the position; polling continues and the next page retries the save", zap.String("stream", s.name), zap.Error(err))
 	}
+	s.setCondition(condStorage, err)
 }
 
+// saveFinal retries a failed save once more at shutdown; after a successful one there is nothing to write.
 func (s *stream) saveFinal(ctx context.Context) error {
-	if s.cp == nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pos == nil || !s.dirty {
 		return nil
 	}
-	_, err := s.store.save(ctx, s.cp)
+	_, err := s.store.save(ctx, s.pos)
 	return err
 }

@@ -120,15 +120,22 @@ func TestActionLogsRestartAndLateArrival(t *testing.T) {
 func TestNotFoundOnOneStreamLeavesTheOthersRunning(t *testing.T) {
 	w := newWorld(t, stackonefake.Options{})
 	backlog := w.fake.GenerateRequestLogs(60, time.Now().Add(-30*time.Minute), 10*time.Second, 23)
-	w.fake.InjectFault(stackonefake.Fault{Path: stackoneapi.ActionLogsPath, Status: 404})
+	w.fake.InjectFault(stackonefake.Fault{Path: stackoneapi.ActionLogsPath, Status: 404, Times: notFoundLimit})
 	cfg := w.config()
 	cfg.ActionLogs.Enabled = true
 	sink := new(consumertest.LogsSink)
 	r := w.start(cfg, sink)
 	defer r.stop()
-	// only the request-log stream keeps polling; the action stream stopped after its 404
-	r.awaitPoll()
+	action := r.rcv.streams[1]
+	require.Equal(t, "action_logs", action.name)
+	for i := 0; !action.disabled.Load(); i++ {
+		require.Less(t, i, 4*notFoundLimit, "the action stream was never disabled")
+		r.awaitPoll()
+		r.nextPoll()
+	}
+	// only the request-log stream keeps polling
 	fresh := w.fake.GenerateRequestLogs(5, time.Now().Add(-time.Second), time.Millisecond, 24)
+	r.awaitPoll()
 	r.nextPoll()
 	r.awaitPoll()
 	requireExactlyOnce(t, append(idsOf(backlog, "request_id"), idsOf(fresh, "request_id")...), ids(sink))
@@ -138,7 +145,7 @@ func TestNotFoundOnOneStreamLeavesTheOthersRunning(t *testing.T) {
 			actionCalls++
 		}
 	}
-	assert.Equal(t, 1, actionCalls)
+	assert.Equal(t, notFoundLimit, actionCalls)
 }
 
 func TestStepAndPlatformLogsFlow(t *testing.T) {

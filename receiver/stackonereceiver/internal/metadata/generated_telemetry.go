@@ -33,7 +33,7 @@ type TelemetryBuilder struct {
 	ReceiverStackoneCheckpointErrors   metric.Int64Counter
 	ReceiverStackoneDuplicatesDropped  metric.Int64Counter
 	ReceiverStackoneEntriesMalformed   metric.Int64Counter
-	ReceiverStackoneLag                metric.Float64Gauge
+	ReceiverStackoneLag                metric.Float64ObservableGauge
 	ReceiverStackoneLastSuccessfulPoll metric.Float64ObservableGauge
 	ReceiverStackonePagesFetched       metric.Int64Counter
 	ReceiverStackoneRecordsEmitted     metric.Int64Counter
@@ -50,6 +50,21 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterReceiverStackoneLagCallback sets callback for observable ReceiverStackoneLag metric.
+func (builder *TelemetryBuilder) RegisterReceiverStackoneLagCallback(cb metric.Float64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerFloat64{inst: builder.ReceiverStackoneLag, obs: o})
+		return nil
+	}, builder.ReceiverStackoneLag)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
 }
 
 // RegisterReceiverStackoneLastSuccessfulPollCallback sets callback for observable ReceiverStackoneLastSuccessfulPoll metric.
@@ -150,9 +165,9 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{entry}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ReceiverStackoneLag, err = builder.meter.Float64Gauge(
+	builder.ReceiverStackoneLag, err = builder.meter.Float64ObservableGauge(
 		"otelcol_receiver_stackone_lag",
-		metric.WithDescription("Seconds between now and the newest event time read, measured after each page; the freshness to alert on. [Alpha]"),
+		metric.WithDescription("Seconds between now and the point up to which the stream has read everything (the newest event time delivered, or the start of the last poll that reached the end). Keeps growing while the stream cannot read; the freshness to alert on. [Alpha]"),
 		metric.WithUnit("s"),
 	)
 	errs = errors.Join(errs, err)

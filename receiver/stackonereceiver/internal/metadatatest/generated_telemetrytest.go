@@ -104,7 +104,7 @@ func AssertEqualReceiverStackoneEntriesMalformed(t *testing.T, tt *componenttest
 func AssertEqualReceiverStackoneLag(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_stackone_lag",
-		Description: "Seconds between now and the newest event time read, measured after each page; the freshness to alert on. [Alpha]",
+		Description: "Seconds between now and the point up to which the stream has read everything (the newest event time delivered, or the start of the last poll that reached the end). Keeps growing while the stream cannot read; the freshness to alert on. [Alpha]",
 		Unit:        "s",
 		Data: metricdata.Gauge[float64]{
 			DataPoints: dps,

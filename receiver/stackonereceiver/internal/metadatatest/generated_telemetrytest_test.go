@@ -20,6 +20,10 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	require.NoError(t, tb.RegisterReceiverStackoneLagCallback(func(_ context.Context, observer metric.Float64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	require.NoError(t, tb.RegisterReceiverStackoneLastSuccessfulPollCallback(func(_ context.Context, observer metric.Float64Observer) error {
 		observer.Observe(1)
 		return nil
@@ -33,7 +37,6 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackoneCheckpointErrors.Add(context.Background(), 1)
 	tb.ReceiverStackoneDuplicatesDropped.Add(context.Background(), 1)
 	tb.ReceiverStackoneEntriesMalformed.Add(context.Background(), 1)
-	tb.ReceiverStackoneLag.Record(context.Background(), 1)
 	tb.ReceiverStackonePagesFetched.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)

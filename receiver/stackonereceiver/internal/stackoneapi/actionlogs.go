@@ -48,6 +48,7 @@ func (f ActionLogFilter) Lists() []NamedList {
 // ActionQuery is one page request on POST /logs/actions, always in ascending event time.
 type ActionQuery struct {
 	Start    time.Time // inclusive lower bound on event_time; zero = none
+	End      time.Time // upper bound on event_time; zero = open-ended
 	Filter   ActionLogFilter
 	Page     int
 	PageSize int
@@ -82,6 +83,9 @@ func (q ActionQuery) Body() map[string]any {
 	}
 	if !q.Start.IsZero() {
 		filters["start_time"] = wireTime(q.Start)
+	}
+	if !q.End.IsZero() {
+		filters["end_time"] = wireTime(q.End)
 	}
 	return map[string]any{"filters": filters, "page": max(q.Page, 1), "page_size": q.PageSize}
 }

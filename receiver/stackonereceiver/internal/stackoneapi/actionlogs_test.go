@@ -40,7 +40,7 @@ func TestActionQueryIsAcceptedByTheFake(t *testing.T) {
 	// the fake answers 400 to any body key the documented API does not have
 	srv := httptest.NewServer(stackonefake.New(stackonefake.Options{APIKey: "k"}))
 	defer srv.Close()
-	c, err := NewClient(srv.Client(), srv.URL, "k", "ua", nil)
+	c, err := NewClient(srv.Client(), srv.URL, "k", "ua")
 	require.NoError(t, err)
 	_, err = c.ListActions(context.Background(), ActionQuery{Start: time.Now().Add(-time.Hour), Filter: everyActionFilter(), Page: 1, PageSize: 10})
 	require.NoError(t, err)

@@ -16,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 const (
@@ -37,7 +35,6 @@ type Client struct {
 	base      *url.URL
 	auth      string
 	userAgent string
-	limiter   *rate.Limiter
 	maxBody   int64
 }
 
@@ -54,12 +51,12 @@ func WithMaxResponseSize(n int64) Option {
 	}
 }
 
-// NewClient builds a client. limiter may be nil (no client-side budget); it is waited on before every request
-// because the key's 1000 requests/minute are shared with the customer's own production traffic.
+// NewClient builds a client. It sends every call at once: pacing against the key's shared rate limit is the
+// caller's, which sees the calls of every stream.
 //
 // The client works on a copy of httpClient whose redirect policy refuses any redirect that would carry the key
 // to another host or over plain http, then applies httpClient's own policy, if any.
-func NewClient(httpClient *http.Client, endpoint, apiKey, userAgent string, limiter *rate.Limiter, opts ...Option) (*Client, error) {
+func NewClient(httpClient *http.Client, endpoint, apiKey, userAgent string, opts ...Option) (*Client, error) {
 	base, err := url.Parse(strings.TrimRight(endpoint, "/"))
 	if err != nil {
 		return nil, fmt.Errorf("invalid endpoint: %w", err)
@@ -80,7 +77,6 @@ func NewClient(httpClient *http.Client, endpoint, apiKey, userAgent string, limi
 		base:      base,
 		auth:      "Basic " + base64.StdEncoding.EncodeToString([]byte(apiKey+":")),
 		userAgent: userAgent,
-		limiter:   limiter,
 		maxBody:   DefaultMaxResponseSize,
 	}
 	for _, o := range opts {
@@ -142,11 +138,6 @@ func port(u *url.URL) string {
 // do sends one request and returns the body of a 2xx answer, or an *APIError, a *NetworkError, a *TooLargeError
 // or a *RedirectError.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte) ([]byte, error) {
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, &NetworkError{Err: err}
-		}
-	}
 	u := *c.base
 	u.Path = c.base.Path + path
 	u.RawQuery = query.Encode()

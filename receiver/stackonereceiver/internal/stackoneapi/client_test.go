@@ -16,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/time/rate"
 
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 )
@@ -25,7 +24,7 @@ func newTestClient(t *testing.T, h http.HandlerFunc) *Client {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	c, err := NewClient(srv.Client(), srv.URL, "key-123", "otelcol-stackone-receiver/test", nil)
+	c, err := NewClient(srv.Client(), srv.URL, "key-123", "otelcol-stackone-receiver/test")
 	require.NoError(t, err)
 	return c
 }
@@ -142,7 +141,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 func TestNetworkErrorHidesURL(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	srv.Close() // nothing listens any more: connection refused
-	c, err := NewClient(http.DefaultClient, srv.URL, "key", "ua", nil)
+	c, err := NewClient(http.DefaultClient, srv.URL, "key", "ua")
 	require.NoError(t, err)
 	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{Next: "secret-cursor"})
 	var ne *NetworkError
@@ -157,25 +156,6 @@ func TestTruncatedBodyIsADecodeError(t *testing.T) {
 	_, err := c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
 	var de *DecodeError
 	require.True(t, errors.As(err, &de), "got %v", err)
-}
-
-func TestRequestBudgetIsEnforcedBeforeSending(t *testing.T) {
-	calls := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		calls++
-		fmt.Fprint(w, `{"data":[],"next":null}`)
-	}))
-	defer srv.Close()
-	// one request per hour: the second call cannot be sent before its deadline, and is refused at once
-	c, err := NewClient(srv.Client(), srv.URL, "k", "ua", rate.NewLimiter(rate.Every(time.Hour), 1))
-	require.NoError(t, err)
-	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_, err = c.ListCursor(ctx, RequestLogsPath, CursorQuery{})
-	require.Error(t, err)
-	assert.Equal(t, 1, calls, "the over-budget request never reached the server")
 }
 
 // countingTransport records how many body bytes the client read, so a test can tell a body that was refused
@@ -213,7 +193,7 @@ func fakeClient(t *testing.T, opts ...Option) (*stackonefake.Server, *Client, *c
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	ct := &countingTransport{base: srv.Client().Transport}
-	c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua", nil, opts...)
+	c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua", opts...)
 	require.NoError(t, err)
 	return fake, c, ct
 }
@@ -272,7 +252,7 @@ func TestDefaultSizeLimitTakesAFullPage(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	ct := &countingTransport{base: srv.Client().Transport}
-	c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua", nil)
+	c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua")
 	require.NoError(t, err)
 	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{PageSize: 1000})
 	require.NoError(t, err)
@@ -337,7 +317,7 @@ func TestRedirectsThatWouldLeakTheKeyAreRefused(t *testing.T) {
 				srv = httptest.NewServer(redirectTo(tt.target, &hits))
 			}
 			t.Cleanup(srv.Close)
-			c, err := NewClient(srv.Client(), srv.URL, "key-123", "ua", nil)
+			c, err := NewClient(srv.Client(), srv.URL, "key-123", "ua")
 			require.NoError(t, err)
 			_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{Next: "secret-cursor"})
 			var re *RedirectError
@@ -370,7 +350,7 @@ func TestRedirectWithinTheHostIsFollowed(t *testing.T) {
 		policyCalls++
 		return nil
 	}
-	c, err := NewClient(hc, srv.URL+"/old", "key-123", "ua", nil)
+	c, err := NewClient(hc, srv.URL+"/old", "key-123", "ua")
 	require.NoError(t, err)
 	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
 	require.NoError(t, err)
@@ -379,7 +359,7 @@ func TestRedirectWithinTheHostIsFollowed(t *testing.T) {
 
 	// and a policy that stops redirects still stops them
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c, err = NewClient(hc, srv.URL+"/old", "key-123", "ua", nil)
+	c, err = NewClient(hc, srv.URL+"/old", "key-123", "ua")
 	require.NoError(t, err)
 	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
 	var ae *APIError
@@ -392,7 +372,7 @@ func TestRedirectLoopStops(t *testing.T) {
 	var srv *httptest.Server
 	srv = httptest.NewServer(redirectTo(func() string { return srv.URL }, &hits))
 	t.Cleanup(srv.Close)
-	c, err := NewClient(srv.Client(), srv.URL, "k", "ua", nil)
+	c, err := NewClient(srv.Client(), srv.URL, "k", "ua")
 	require.NoError(t, err)
 	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{})
 	require.Error(t, err)
@@ -418,7 +398,7 @@ func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.endpoint, func(t *testing.T) {
-			_, err := NewClient(http.DefaultClient, tt.endpoint, "k", "ua", nil)
+			_, err := NewClient(http.DefaultClient, tt.endpoint, "k", "ua")
 			if tt.ok {
 				require.NoError(t, err)
 				return
@@ -426,14 +406,14 @@ func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
-	_, err := NewClient(http.DefaultClient, "http://api.stackone.com", "k", "ua", nil)
+	_, err := NewClient(http.DefaultClient, "http://api.stackone.com", "k", "ua")
 	assert.ErrorContains(t, err, "unencrypted")
 }
 
 func TestGivenHTTPClientIsNotModified(t *testing.T) {
 	// The redirect policy goes on a copy: a shared client (http.DefaultClient) keeps its own.
 	hc := &http.Client{}
-	_, err := NewClient(hc, "https://api.stackone.com", "k", "ua", nil)
+	_, err := NewClient(hc, "https://api.stackone.com", "k", "ua")
 	require.NoError(t, err)
 	assert.Nil(t, hc.CheckRedirect)
 }

@@ -230,7 +230,7 @@ func receiverWire(t *testing.T, q CursorQuery) (string, string) {
 		_, _ = w.Write([]byte(`{"data":[],"next":null}`))
 	}))
 	defer srv.Close()
-	c, err := NewClient(srv.Client(), srv.URL, sdkContractKey, "otelcol-stackone-receiver/contract-test", nil)
+	c, err := NewClient(srv.Client(), srv.URL, sdkContractKey, "otelcol-stackone-receiver/contract-test")
 	require.NoError(t, err)
 	_, err = c.ListCursor(context.Background(), RequestLogsPath, q)
 	require.NoError(t, err)

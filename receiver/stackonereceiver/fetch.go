@@ -1,0 +1,159 @@
+package stackonereceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.uber.org/zap"
+
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
+)
+
+var (
+	errAuth           = errors.New("API key rejected")
+	errStreamNotFound = errors.New("log stream not available")
+)
+
+// retrier paces the retries of one stream: API calls and pages the pipeline refused.
+type retrier struct {
+	cfg   configretry.BackOffConfig
+	now   func() time.Time
+	wait  func(ctx context.Context, d time.Duration) error
+	pacer *pacer
+}
+
+// attempt tracks one operation's retries against max_elapsed_time.
+type attempt struct {
+	r       *retrier
+	b       *backoff.ExponentialBackOff
+	started time.Time
+}
+
+func (r *retrier) start() *attempt {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = r.cfg.InitialInterval
+	b.RandomizationFactor = r.cfg.RandomizationFactor
+	b.Multiplier = r.cfg.Multiplier
+	b.MaxInterval = r.cfg.MaxInterval
+	b.Reset()
+	return &attempt{r: r, b: b, started: r.now()}
+}
+
+// next waits before the next try and reports false when the retry budget is spent. A server's Retry-After is
+// honoured exactly as sent: the key's pacer holds every call, from every stream, until then, and no back-off is
+// added on top. It is kept even when it reaches past max_elapsed_time and this operation gives up.
+func (a *attempt) next(ctx context.Context, retryAfter time.Duration) (time.Duration, bool, error) {
+	cfg := a.r.cfg
+	if !cfg.Enabled {
+		if retryAfter > 0 {
+			a.r.pacer.pause(retryAfter)
+		}
+		return 0, false, nil
+	}
+	d := retryAfter
+	if d <= 0 {
+		d = a.b.NextBackOff()
+	}
+	if cfg.MaxElapsedTime > 0 && a.r.now().Add(d).Sub(a.started) > cfg.MaxElapsedTime {
+		if retryAfter > 0 {
+			a.r.pacer.pause(retryAfter)
+		}
+		return d, false, nil
+	}
+	if retryAfter > 0 {
+		a.r.pacer.pause(retryAfter) // acquire waits it out before the retry
+		return d, true, nil
+	}
+	return d, true, a.r.wait(ctx, d)
+}
+
+// fetch calls the API through the pacer, with retries: 429/408 and 5xx wait Retry-After when sent, 5xx,
+// network errors and cut-off bodies back off exponentially. Each failure is counted by class and sets the
+// stream's API condition; a success clears it.
+func (s *stream) fetch(ctx context.Context, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
+	a := s.retry.start()
+	for {
+		if err := s.retry.pacer.acquire(ctx); err != nil {
+			return stackoneapi.Page{}, err
+		}
+		page, err := call(ctx)
+		if err == nil {
+			s.lastSuccess.Store(s.now().UnixNano())
+			s.setCondition(condAPI, nil)
+			return page, nil
+		}
+		if ctx.Err() != nil {
+			return page, ctx.Err()
+		}
+		class, retryable, hint := classify(err)
+		s.tel.apiError(ctx, class)
+		switch class {
+		case "auth":
+			err = fmt.Errorf("%w: %w", errAuth, err)
+			s.setCondition(condAuth, err)
+			s.sampled.Error("StackOne rejected the API key; retrying every 5 minutes", zap.String("stream", s.name), zap.Error(err))
+			return page, err
+		case "not_found":
+			return page, fmt.Errorf("%w: %w", errStreamNotFound, err)
+		case "cursor_expired":
+			s.sampled.Warn("StackOne rejected the paging cursor; restarting the query from the last delivered page", zap.String("stream", s.name))
+			return page, err
+		}
+		s.setCondition(condAPI, err)
+		if !retryable {
+			s.sampled.Error("StackOne API call failed; giving up this poll", zap.String("stream", s.name), zap.String("error.class", class), zap.Error(err))
+			return page, err
+		}
+		d, ok, werr := a.next(ctx, hint)
+		if !ok {
+			s.sampled.Error("StackOne API call keeps failing; giving up this poll, the next one resumes from the position",
+				zap.String("stream", s.name), zap.String("error.class", class), zap.Error(err))
+			return page, err
+		}
+		s.sampled.Warn("StackOne API call failed; retrying", zap.String("stream", s.name), zap.String("error.class", class), zap.Duration("retry_in", d), zap.Error(err))
+		s.tel.retry(ctx)
+		if werr != nil {
+			return page, werr
+		}
+	}
+}
+
+// classify names an API failure for telemetry and says whether the same call may succeed later.
+func classify(err error) (class string, retryable bool, retryAfter time.Duration) {
+	var ae *stackoneapi.APIError
+	var ne *stackoneapi.NetworkError
+	var de *stackoneapi.DecodeError
+	var te *stackoneapi.TooLargeError
+	var re *stackoneapi.RedirectError
+	switch {
+	case errors.As(err, &ae):
+		switch {
+		case ae.CursorRejected:
+			return "cursor_expired", false, 0
+		case ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden:
+			return "auth", false, 0
+		case ae.StatusCode == http.StatusNotFound:
+			return "not_found", false, 0
+		case ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusRequestTimeout:
+			return "rate_limited", true, ae.RetryAfter
+		case ae.StatusCode >= 500:
+			return "5xx", true, ae.RetryAfter
+		default:
+			return "4xx", false, 0
+		}
+	case errors.As(err, &te):
+		return "too_large", false, 0
+	case errors.As(err, &re):
+		return "redirect", false, 0
+	case errors.As(err, &ne):
+		return "network", true, 0
+	case errors.As(err, &de):
+		return "decode", true, 0
+	}
+	return "other", false, 0
+}

@@ -1,0 +1,410 @@
+package stackonereceiver
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadata"
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadatatest"
+	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
+)
+
+// position reads what the running receiver's stream stored.
+func (r *run) position(stream string) *position {
+	r.t.Helper()
+	p, err := (&positionStore{client: r.rcv.storage, key: "position." + stream}).load(context.Background())
+	require.NoError(r.t, err)
+	require.NotNil(r.t, p)
+	return p
+}
+
+// position reads what a stream stored, after its receiver stopped.
+func (w *world) position(stream string) *position {
+	w.t.Helper()
+	ext := w.host.GetExtensions()[w.storage].(storage.Extension)
+	c, err := ext.GetClient(context.Background(), component.KindReceiver, component.NewID(metadata.Type), "")
+	require.NoError(w.t, err)
+	defer func() { require.NoError(w.t, c.Close(context.Background())) }()
+	p, err := (&positionStore{client: c, key: "position." + stream}).load(context.Background())
+	require.NoError(w.t, err)
+	require.NotNil(w.t, p)
+	return p
+}
+
+// rendezvous makes the first ConsumeLogs call wait until a second one is in flight: proof that two slices
+// deliver at the same time. It gives up (and the test fails) if none comes.
+func rendezvous(t *testing.T, sink *consumertest.LogsSink) (consumer func(context.Context, plog.Logs) error, met func() bool) {
+	var once sync.Once
+	second := make(chan struct{})
+	var mu sync.Mutex
+	calls, together := 0, false
+	return func(ctx context.Context, ld plog.Logs) error {
+			mu.Lock()
+			calls++
+			first := calls == 1
+			if calls == 2 {
+				once.Do(func() { close(second) })
+			}
+			mu.Unlock()
+			if first {
+				select {
+				case <-second:
+					mu.Lock()
+					together = true
+					mu.Unlock()
+				case <-time.After(20 * time.Second):
+					t.Error("no second slice delivered while the first was in the pipeline")
+				}
+			}
+			return sink.ConsumeLogs(ctx, ld)
+		}, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return together
+		}
+}
+
+func TestCatchUpReadsTimeSlicesInParallel(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	w.catchUpAfter = defaultCatchUpAfter
+	backlog := w.fake.GenerateRequestLogs(600, time.Now().Add(-59*time.Minute), 5*time.Second, 31)
+	cfg := w.config()
+	cfg.CatchUp.Concurrency = 3
+	sink := new(consumertest.LogsSink)
+	consume, together := rendezvous(t, sink)
+	r := w.start(cfg, consumerFunc(consume))
+	defer r.stop()
+	r.awaitPoll()
+
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+	assert.True(t, together(), "slices were read one at a time")
+	sliced := 0
+	for _, req := range w.fake.Requests() {
+		if req.Query.Get("end_date") != "" {
+			sliced++
+		}
+	}
+	assert.Greater(t, sliced, 3*slicesPerWorker-1, "every slice is a query bounded by its end")
+	pos := r.position("request_logs")
+	assert.Empty(t, pos.Slices)
+	assert.True(t, pos.Floor.After(time.Now().Add(-cfg.LateArrivalWindow-time.Minute)), "the live read begins where the slices ended")
+}
+
+func TestRestartMidCatchUpResumesEverySlice(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	w.catchUpAfter = defaultCatchUpAfter
+	backlog := w.fake.GenerateRequestLogs(900, time.Now().Add(-59*time.Minute), 3*time.Second, 32)
+	want := idsOf(backlog, "request_id")
+	cfg := w.config()
+	cfg.PageSize = 20
+	cfg.CatchUp.Concurrency = 4
+
+	first := new(consumertest.LogsSink)
+	cons, stopping := stopAfterPages(t, first, 10)
+	r1 := w.start(cfg, cons)
+	<-stopping
+	r1.stop()
+	got := ids(first)
+	require.Len(t, got, len(uniq(got)), "nothing repeated within the first run")
+	require.Less(t, len(got), len(want), "the first run must stop mid-catch-up")
+
+	// The frontier only passes time that is fully delivered: every entry before it arrived.
+	pos := w.position("request_logs")
+	require.NotEmpty(t, pos.Slices, "the catch-up was interrupted")
+	delivered := map[string]bool{}
+	for _, id := range got {
+		delivered[id] = true
+	}
+	for _, e := range backlog {
+		at, _ := time.Parse(time.RFC3339Nano, e["event_datetime"].(string))
+		if at.Before(pos.Frontier) {
+			require.True(t, delivered[e["request_id"].(string)], "entry at %s is behind the frontier %s but was not delivered", at, pos.Frontier)
+		}
+	}
+
+	second := new(consumertest.LogsSink)
+	r2 := w.start(cfg, second)
+	r2.awaitPoll()
+	r2.stop()
+	// A graceful stop saved every accepted page: together the runs delivered each entry once.
+	requireExactlyOnce(t, want, append(got, ids(second)...))
+}
+
+func uniq(xs []string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+func TestSweepRereadsTheWindowOnItsOwnCadence(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	start := time.Now()
+	backlog := w.fake.GenerateRequestLogs(30, start.Add(-31*time.Second), time.Second, 33)
+	cfg := w.config()
+	cfg.InitialLookback = 4 * time.Minute
+	cfg.SweepInterval = time.Minute
+	sink := new(consumertest.LogsSink)
+	r := w.start(cfg, sink)
+	defer r.stop()
+	r.awaitPoll()
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+
+	// One entry StackOne indexed two minutes late, and one on time.
+	late := map[string]any{"request_id": "late", "http_method": "GET", "path": "/late", "status": 200, "event_datetime": start.Add(-2 * time.Minute).UTC().Format(time.RFC3339Nano)}
+	onTime := map[string]any{"request_id": "on-time", "http_method": "GET", "path": "/now", "status": 200, "event_datetime": time.Now().UTC().Format(time.RFC3339Nano)}
+	w.fake.AddRequestLogs(late, onTime)
+	before := len(w.fake.Requests())
+	r.nextPoll()
+	r.awaitPoll()
+	assert.Equal(t, []string{"on-time"}, ids(sink)[30:], "between sweeps a poll reads only what is after the frontier")
+	tail := w.fake.Requests()[before].Query.Get("start_date")
+	assert.Greater(t, tail, start.Add(-time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"), "the tail read does not go back a window")
+
+	w.clock.advance(cfg.SweepInterval)
+	r.nextPoll()
+	r.awaitPoll()
+	all := append(idsOf(backlog, "request_id"), "on-time", "late")
+	requireExactlyOnce(t, all, ids(sink))
+}
+
+func TestEntriesWithoutAUsableTimeFlowAndTheStreamAdvances(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	good := w.fake.GenerateRequestLogs(10, time.Now().Add(-20*time.Minute), time.Second, 34)
+	var bad []map[string]any
+	for _, id := range []string{"t1", "t2", "t3"} {
+		bad = append(bad, map[string]any{"request_id": id, "http_method": "GET", "path": "/t", "status": 200, "event_datetime": "22/11/2026 08:00"})
+	}
+	w.fake.AddRequestLogs(bad...)
+	sink := new(consumertest.LogsSink)
+	r := w.start(w.config(), sink)
+	defer r.stop()
+	r.awaitPoll()
+	want := append(idsOf(good, "request_id"), "t1", "t2", "t3")
+	requireExactlyOnce(t, want, ids(sink))
+	metadatatest.AssertEqualReceiverStackoneEntriesMalformed(t, r.tel, []metricdata.DataPoint[int64]{
+		{Attributes: attribute.NewSet(attribute.String("stream", "request_logs"), attribute.String("reason", "invalid_time")), Value: 3},
+	}, metricdatatest.IgnoreTimestamp())
+	frontier := r.position("request_logs").Frontier
+	assert.True(t, frontier.After(time.Now().Add(-cfg0().LateArrivalWindow-time.Minute)), "the frontier moved on to a window before the poll, not stuck at the entries' time")
+
+	// Re-read inside the window: recognised, not repeated. Once the window has passed, they are forgotten.
+	r.nextPoll()
+	r.awaitPoll()
+	requireExactlyOnce(t, want, ids(sink))
+	w.clock.advance(2 * cfg0().LateArrivalWindow)
+	r.nextPoll()
+	r.awaitPoll()
+	requireExactlyOnce(t, want, ids(sink))
+	assert.Empty(t, r.position("request_logs").seen.ids, "the ids aged out with the window: memory and the position stay bounded")
+}
+
+func cfg0() *Config { return createDefaultConfig().(*Config) }
+
+func TestEventTimesGoingBackwardsFailThePoll(t *testing.T) {
+	for _, tt := range []struct {
+		stream string
+		setup  func(w *world) []string
+		cfg    func(*Config) *Config
+	}{
+		{"request_logs", func(w *world) []string {
+			return idsOf(w.fake.GenerateRequestLogs(120, time.Now().Add(-30*time.Minute), 10*time.Second, 35), "request_id")
+		}, func(c *Config) *Config { return c }},
+		{"action_logs", func(w *world) []string {
+			return idsOf(w.fake.GenerateActionLogs(120, time.Now().Add(-30*time.Minute), 10*time.Second, 36), "log_id")
+		}, actionOnly},
+	} {
+		t.Run(tt.stream, func(t *testing.T) {
+			w := newWorld(t, stackonefake.Options{NewestFirst: true})
+			tt.setup(w)
+			sink := new(consumertest.LogsSink)
+			r := w.start(tt.cfg(w.config()), sink)
+			defer r.stop()
+			r.awaitPoll()
+			// Newest first, the first page already steps back: nothing is delivered, nothing is skipped.
+			assert.Empty(t, ids(sink))
+			metadatatest.AssertEqualReceiverStackoneAPIErrors(t, r.tel, []metricdata.DataPoint[int64]{{
+				Attributes: attribute.NewSet(attribute.String("stream", tt.stream), attribute.String("error.class", "out_of_order")), Value: 1,
+			}}, metricdatatest.IgnoreTimestamp())
+			assert.Contains(t, w.host.statuses(), componentstatus.StatusRecoverableError)
+			store := &positionStore{client: r.rcv.storage, key: "position." + tt.stream}
+			pos, err := store.load(context.Background())
+			require.NoError(t, err)
+			assert.True(t, pos.Frontier.Before(time.Now().Add(-59*time.Minute)), "the position is kept")
+		})
+	}
+}
+
+func TestShutdownHonoursItsDeadline(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	backlog := w.fake.GenerateRequestLogs(120, time.Now().Add(-30*time.Minute), 10*time.Second, 37)
+	sink := new(consumertest.LogsSink)
+	inPipeline := make(chan struct{})
+	release := make(chan struct{})
+	pages := 0
+	stuck := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
+		if pages++; pages == 1 {
+			return sink.ConsumeLogs(ctx, ld)
+		}
+		close(inPipeline)
+		<-release // an exporter that ignores its context
+		return nil
+	})
+	t.Cleanup(func() { close(release) })
+	r := w.start(w.config(), stuck)
+	<-inPipeline
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := r.rcv.Shutdown(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "Shutdown returns when its deadline passes")
+
+	// The page that never came back was not checkpointed: the next start delivers it.
+	again := new(consumertest.LogsSink)
+	r2 := w.start(w.config(), again)
+	r2.awaitPoll()
+	r2.stop()
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), append(ids(sink), ids(again)...))
+}
+
+func TestRateLimitPausesEveryStreamOnTheKey(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	w.fake.GenerateRequestLogs(120, time.Now().Add(-30*time.Minute), 10*time.Second, 38)
+	w.fake.GenerateActionLogs(20, time.Now().Add(-30*time.Minute), 10*time.Second, 39)
+	w.fake.InjectFault(stackonefake.Fault{Path: stackoneapi.ActionLogsPath, Status: 429, RetryAfter: "30"})
+	// Request logs are answered only once the action stream waits out its 429, so the request stream's next
+	// call comes while the pause holds. Each wait is held until the other stream waits too.
+	pausing := make(chan struct{})
+	both := make(chan struct{})
+	var mu sync.Mutex
+	waits := 0
+	w.waitHook = func(ctx context.Context, _ time.Duration) error {
+		mu.Lock()
+		waits++
+		switch waits {
+		case 1:
+			close(pausing)
+		case 2:
+			close(both)
+		}
+		mu.Unlock()
+		select {
+		case <-both:
+			return nil
+		case <-time.After(20 * time.Second):
+			t.Error("only one stream waited for the server's pause")
+			return ctx.Err()
+		}
+	}
+	w.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == stackoneapi.RequestLogsPath {
+			<-pausing
+		}
+		w.fake.ServeHTTP(rw, req)
+	})
+	cfg := w.config()
+	cfg.ActionLogs.Enabled = true
+	r := w.start(cfg, new(consumertest.LogsSink))
+	defer r.stop()
+	r.awaitPoll()
+	r.awaitPoll()
+	delays := r.retryDelays()
+	require.Len(t, delays, 2, "a 429 on one stream holds the other stream's calls too")
+	for _, d := range delays {
+		assert.InDelta(t, 30, d.Seconds(), 1.5, "exactly the server's Retry-After")
+	}
+}
+
+func TestShortPagesAreNotTheEnd(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  func(*Config) *Config
+		gen  func(w *world) []string
+	}{
+		{"cursor pages shorter than page_size", func(c *Config) *Config { return c }, func(w *world) []string {
+			return idsOf(w.fake.GenerateRequestLogs(130, time.Now().Add(-30*time.Minute), 10*time.Second, 40), "request_id")
+		}},
+		{"action logs server capping page_size", actionOnly, func(w *world) []string {
+			return idsOf(w.fake.GenerateActionLogs(130, time.Now().Add(-30*time.Minute), 10*time.Second, 41), "log_id")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, stackonefake.Options{MaxPageSize: 20})
+			want := tt.gen(w)
+			sink := new(consumertest.LogsSink)
+			r := w.start(tt.cfg(w.config()), sink) // page_size 50, the server answers 20
+			defer r.stop()
+			r.awaitPoll()
+			requireExactlyOnce(t, want, ids(sink))
+		})
+	}
+}
+
+func TestLagKeepsGrowingWhileAStreamCannotRead(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	w.fake.GenerateRequestLogs(20, time.Now().Add(-10*time.Minute), 10*time.Second, 42)
+	cfg := w.config()
+	cfg.BackOff.Enabled = false // one failed call ends the poll
+	r := w.start(cfg, new(consumertest.LogsSink))
+	defer r.stop()
+	r.awaitPoll()
+	lag := func() float64 {
+		m, err := r.tel.GetMetric("otelcol_receiver_stackone_lag")
+		require.NoError(t, err)
+		return m.Data.(metricdata.Gauge[float64]).DataPoints[0].Value
+	}
+	healthy := lag()
+	assert.Less(t, healthy, 60.0, "caught up")
+
+	w.fake.InjectFault(stackonefake.Fault{Status: 503, Times: 1000})
+	w.clock.advance(10 * time.Minute)
+	r.nextPoll()
+	r.awaitPoll()
+	assert.GreaterOrEqual(t, lag(), 600.0, "an outage shows as growing lag, not as the last good value")
+}
+
+func TestOversizedAnswersAreRefusedAndCounted(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		fault stackonefake.Fault
+	}{
+		{"body over max_response_size", stackonefake.Fault{BodySize: 200 << 10}},
+		{"far more entries than page_size", stackonefake.Fault{TinyObjects: 100000}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, stackonefake.Options{})
+			backlog := w.fake.GenerateRequestLogs(40, time.Now().Add(-20*time.Minute), 10*time.Second, 45)
+			tt.fault.Path = stackoneapi.RequestLogsPath
+			w.fake.InjectFault(tt.fault)
+			cfg := w.config()
+			cfg.MaxResponseSize = 100 << 10
+			sink := new(consumertest.LogsSink)
+			r := w.start(cfg, sink)
+			defer r.stop()
+			r.awaitPoll()
+			// Refused, not decoded, not retried: the same request would get the same answer.
+			assert.Empty(t, ids(sink))
+			assert.Empty(t, r.retryDelays())
+			metadatatest.AssertEqualReceiverStackoneAPIErrors(t, r.tel, []metricdata.DataPoint[int64]{apiErrorPoint("too_large", 1)}, metricdatatest.IgnoreTimestamp())
+			assert.Contains(t, w.host.statuses(), componentstatus.StatusRecoverableError)
+			r.nextPoll()
+			r.awaitPoll()
+			requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+		})
+	}
+}
