@@ -320,6 +320,10 @@ func TestStorageSetFailureIsCountedAndPollingContinues(t *testing.T) {
 	r.stop()
 	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
 	metadatatest.AssertEqualReceiverStackoneCheckpointErrors(t, r.tel, []metricdata.DataPoint[int64]{{Attributes: streamAttr(), Value: 3}}, metricdatatest.IgnoreTimestamp())
+	// A failing save shows in the status, although every API call succeeded, and clears with the next save.
+	statuses := w.host.statuses()
+	assert.Contains(t, statuses, componentstatus.StatusRecoverableError)
+	assert.Equal(t, componentstatus.StatusOK, statuses[len(statuses)-1])
 
 	// the later saves stored the position: a restart reads nothing again
 	again := new(consumertest.LogsSink)
