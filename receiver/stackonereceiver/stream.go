@@ -342,7 +342,8 @@ func (s *stream) read(ctx context.Context, r *reader, p pager) error {
 		if err != nil {
 			return err
 		}
-		if !more {
+		// A slice is done once its entries reach its end, even from a server that ignores end_date.
+		if !more || !r.to.IsZero() && !newest.Before(r.to) {
 			return nil
 		}
 		p.advance(newest)

@@ -408,3 +408,24 @@ func TestOversizedAnswersAreRefusedAndCounted(t *testing.T) {
 		})
 	}
 }
+
+func TestSlicesStopAtTheirEndWhenTheServerIgnoresIt(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	w.catchUpAfter = defaultCatchUpAfter
+	backlog := w.fake.GenerateRequestLogs(800, time.Now().Add(-59*time.Minute), 4*time.Second, 46)
+	w.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		q := req.URL.Query()
+		q.Del("end_date") // a server that ignores the bound: every slice would read to the end of the stream
+		req.URL.RawQuery = q.Encode()
+		w.fake.ServeHTTP(rw, req)
+	})
+	cfg := w.config()
+	cfg.CatchUp.Concurrency = 2
+	sink := new(consumertest.LogsSink)
+	r := w.start(cfg, sink)
+	defer r.stop()
+	r.awaitPoll()
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+	// 800 entries in pages of 50 are 16 pages; each of the 8 slices may read one page past its end.
+	assert.LessOrEqual(t, len(w.fake.Requests()), 16+8+2*slicesPerWorker+2)
+}
