@@ -37,6 +37,7 @@ type settings struct {
 	Bin           string
 	Python        string
 	Worker        string
+	PythonPage    string
 	Backlog       int
 	BacklogSpan   time.Duration
 	Rate          float64
@@ -61,16 +62,18 @@ type settings struct {
 // presets are the scenarios of issue 8 at sizes that keep `make bench-e2e` short; flags give the full sizes.
 var presets = map[string]settings{
 	// CPU per record against the Python worker: no latency, no live traffic, a budget that does not limit.
-	"backfill": {Backlog: 30000, BacklogSpan: 30 * time.Minute, Timeout: 5 * time.Minute, WithPython: true,
+	"backfill": {Backlog: 50000, BacklogSpan: 30 * time.Minute, Timeout: 5 * time.Minute, WithPython: true,
 		Overrides: map[string]string{"max_requests_per_minute": "1000"}},
 	// A busy account on the receiver's defaults.
 	"busy": {Rate: 50, LateFraction: 0.1, MaxLate: 60 * time.Second, Latency: 200 * time.Millisecond,
 		Duration: time.Minute, StragglerWait: 90 * time.Second, Timeout: 5 * time.Minute},
-	// Far behind: hours of backlog, slow calls, a budget of 600/min.
-	"catchup": {Backlog: 18000, BacklogSpan: 6 * time.Hour, Latency: 300 * time.Millisecond, Timeout: 5 * time.Minute,
-		Overrides: map[string]string{"max_requests_per_minute": "600", "initial_lookback": "6h30m"}},
+	// Far behind: hours of backlog, slow calls, a budget of 600/min. Pages of 100 make the catch-up last about
+	// a minute at the budget, long enough to measure a rate, with a backlog the in-process fake serves without
+	// becoming the bottleneck itself (600 pages of 1000 a minute would be).
+	"catchup": {Backlog: 36000, BacklogSpan: 6 * time.Hour, Latency: 300 * time.Millisecond, Timeout: 5 * time.Minute,
+		Overrides: map[string]string{"max_requests_per_minute": "600", "initial_lookback": "6h30m", "page_size": "100"}},
 	// One call in four fails; the same backlog without faults first, for the ratio.
-	"faults": {Backlog: 2000, BacklogSpan: 30 * time.Minute, FaultRate: 0.25, CompareFaults: true, Timeout: 2 * time.Minute},
+	"faults": {Backlog: 1500, BacklogSpan: 30 * time.Minute, FaultRate: 0.25, CompareFaults: true, Timeout: 2 * time.Minute},
 	// Nothing preset: every knob from flags.
 	"custom": {Backlog: 10000, BacklogSpan: 30 * time.Minute, Timeout: 5 * time.Minute},
 }
@@ -134,6 +137,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	fs.StringVar(&s.Bin, "bin", "_build/otelcol-stackone", "the built distribution")
 	fs.StringVar(&s.Python, "python", "python3", "Python interpreter for the baseline")
 	fs.StringVar(&s.Worker, "worker", "scripts/bench/sync_worker.py", "the Python sync worker")
+	fs.StringVar(&s.PythonPage, "python-page-size", "", "the Python worker's page_size (default: the receiver's page_size when set, else 100 as in StackOne's guide)")
 	fs.IntVar(&s.Backlog, "backlog", s.Backlog, "request logs in the API before the collector starts")
 	fs.DurationVar(&s.BacklogSpan, "backlog-span", s.BacklogSpan, "the backlog's event times span this much time up to a minute ago")
 	fs.Float64Var(&s.Rate, "rate", s.Rate, "live request logs added per second")
@@ -205,6 +209,7 @@ type bench struct {
 	fake       *stackonefake.Server
 	api        *apiFront
 	apiURL     string
+	apiIn      atomic.Int64 // bytes producers wrote to the API
 	backlog    map[string]time.Time
 	backlogIDs []string
 	since      time.Time // the backlog's first event time
@@ -237,7 +242,7 @@ func run(s settings) (*report, error) {
 		return nil, err
 	}
 	srv := &http.Server{Handler: b.api, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(countingListener{Listener: ln, n: &b.apiIn}) }()
 	defer srv.Close()
 	b.apiURL = "http://" + ln.Addr().String()
 
@@ -304,24 +309,43 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startSink() (*sink, *http.Server, string, error) {
+// startSink serves a new sink; in counts the bytes producers sent it.
+func startSink(in *atomic.Int64) (*sink, *http.Server, string, error) {
 	snk := newSink()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, "", err
 	}
 	srv := &http.Server{Handler: snk, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(countingListener{Listener: ln, n: in}) }()
 	return snk, srv, "http://" + ln.Addr().String(), nil
 }
 
 // procStart is what is sampled from a producer when it makes its first API call: from then on its CPU and disk
 // writes count, so neither the collector's start-up nor the interpreter's is charged to the records.
 type procStart struct {
-	at    time.Time
-	cpu   time.Duration
-	write int64
-	ok    bool
+	at  time.Time
+	cpu time.Duration
+	ok  bool
+	io  ioSample
+}
+
+// ioSample is the collector's write counters beside the bytes the driver saw it write to sockets and its log:
+// the difference is what it wrote to files, i.e. the storage extension.
+type ioSample struct {
+	proc                  ioCounters
+	apiIn, sinkIn, logOut int64
+	ok                    bool
+}
+
+// fileWrites is what went to files between two samples.
+func fileWrites(a, b ioSample) int64 {
+	sockets := (b.apiIn - a.apiIn) + (b.sinkIn - a.sinkIn) + (b.logOut - a.logOut)
+	return max(b.proc.Chars-a.proc.Chars-sockets, 0)
+}
+
+func (b *bench) pythonPageSize() string {
+	return orDefault(b.s.PythonPage, orDefault(b.s.Overrides["page_size"], "100"))
 }
 
 func (b *bench) budget() int {
@@ -340,7 +364,8 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 	if err := os.MkdirAll(storage, 0o755); err != nil {
 		return nil, err
 	}
-	snk, srv, sinkURL, err := startSink()
+	var sinkIn, logOut atomic.Int64
+	snk, srv, sinkURL, err := startSink(&sinkIn)
 	if err != nil {
 		return nil, err
 	}
@@ -362,19 +387,23 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 	defer b.api.setFaultRate(0)
 
 	var pid atomic.Int64
+	sampleIO := func(p int) ioSample {
+		pc, err := procIO(p)
+		return ioSample{proc: pc, apiIn: b.apiIn.Load(), sinkIn: sinkIn.Load(), logOut: logOut.Load(), ok: err == nil}
+	}
 	started := make(chan procStart, 1)
 	calls := b.api.begin(func(t time.Time) {
 		ps := procStart{at: t}
 		if p := int(pid.Load()); p != 0 {
-			c, err1 := procCPU(p)
-			w, err2 := writeBytes(p)
-			ps.cpu, ps.write, ps.ok = c, w, err1 == nil && err2 == nil
+			c, err := procCPU(p)
+			ps.cpu, ps.ok = c, err == nil
+			ps.io = sampleIO(p)
 		}
 		started <- ps
 	})
 	logPath := filepath.Join(dir, "collector.log")
 	begin := time.Now()
-	c, err := startChild(logPath, b.s.Bin, "--config", cfgPath)
+	c, err := startChild(logPath, &logOut, b.s.Bin, "--config", cfgPath)
 	if err != nil {
 		return nil, err
 	}
@@ -430,9 +459,10 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 			ph.CPU = cpu - ps.cpu
 			ph.CPUKnown = true
 		}
-		if w, err := writeBytes(c.pid()); err == nil {
-			ph.DiskWrite = w - ps.write
-			ph.DiskWriteKnown = true
+		if end := sampleIO(c.pid()); end.ok && ps.io.ok {
+			ph.FileWrite = fileWrites(ps.io, end)
+			ph.BlockWrite = end.proc.Block - ps.io.proc.Block
+			ph.WritesKnown = true
 		}
 		if rss, err := peakRSS(c.pid()); err == nil {
 			ph.PeakRSS = rss
@@ -445,7 +475,11 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 	}
 	c.stop(20 * time.Second)
 	ph.Elapsed = time.Since(begin)
-	ph.finish(calls, snk, vis.snapshot(), b.backlog, ps.at, end)
+	var live map[string]time.Time
+	if b.s.Rate > 0 {
+		live = vis.snapshot()
+	}
+	ph.finish(calls, snk, live, b.backlog, ps.at, end)
 	return ph, nil
 }
 
@@ -454,7 +488,8 @@ func (b *bench) runPython() (*phase, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	snk, srv, sinkURL, err := startSink()
+	var sinkIn, logOut atomic.Int64
+	snk, srv, sinkURL, err := startSink(&sinkIn)
 	if err != nil {
 		return nil, err
 	}
@@ -471,10 +506,10 @@ func (b *bench) runPython() (*phase, error) {
 		}
 		started <- ps
 	})
-	pageSize := orDefault(b.s.Overrides["page_size"], "100")
+	pageSize := b.pythonPageSize()
 	logPath := filepath.Join(dir, "python.log")
 	begin := time.Now()
-	c, err := startChild(logPath, b.s.Python, b.s.Worker,
+	c, err := startChild(logPath, &logOut, b.s.Python, b.s.Worker,
 		"--endpoint", b.apiURL, "--api-key", apiKey, "--otlp-endpoint", sinkURL,
 		"--since", b.since.Add(-time.Second).UTC().Format("2006-01-02T15:04:05.000Z"),
 		"--page-size", pageSize, "--once")
@@ -485,11 +520,19 @@ func (b *bench) runPython() (*phase, error) {
 	ph := &phase{Name: "python", Producer: "python", Log: logPath}
 	stopProgress := progress("python", begin, snk, calls)
 	defer stopProgress()
-	select {
-	case <-c.done:
-	case <-time.After(b.s.Timeout + time.Minute):
-		c.stop(5 * time.Second)
-		ph.Note = "python worker timed out"
+	// VmHWM, sampled while it runs: the exit rusage's maxrss would include the driver's own memory, which the
+	// child shared between fork and exec.
+	giveUp := time.Now().Add(b.s.Timeout + time.Minute)
+	for !c.exited() {
+		if rss, err := peakRSS(c.pid()); err == nil {
+			ph.PeakRSS = max(ph.PeakRSS, rss)
+		}
+		if time.Now().After(giveUp) {
+			c.stop(5 * time.Second)
+			ph.Note = "python worker timed out"
+			break
+		}
+		time.Sleep(pollEvery)
 	}
 	end := time.Now()
 	ph.Elapsed = time.Since(begin)
@@ -506,7 +549,6 @@ func (b *bench) runPython() (*phase, error) {
 		ph.CPU = c.cpuAtExit() - ps.cpu
 		ph.CPUKnown = true
 	}
-	ph.PeakRSS = c.maxRSSAtExit()
 	ph.finish(calls, snk, nil, b.backlog, ps.at, end)
 	return ph, nil
 }

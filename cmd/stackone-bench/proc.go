@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -81,10 +83,59 @@ func peakRSS(pid int) (int64, error) {
 	return kb * 1024, err
 }
 
-// writeBytes is what the process made the block layer write (/proc/<pid>/io write_bytes): the storage
-// extension's files. The child's logs go to a pipe, so they do not count.
-func writeBytes(pid int) (int64, error) {
-	return procField(fmt.Sprintf("/proc/%d/io", pid), "write_bytes")
+// ioCounters are a process's write counters from /proc/<pid>/io.
+type ioCounters struct {
+	// Chars is every byte passed to write-like system calls: files, sockets and pipes alike.
+	Chars int64
+	// Block is what the process made the block layer write. A page dirtied again before writeback counts once,
+	// so with file_storage's default (no fsync) it undercounts a file rewritten often.
+	Block int64
+}
+
+func procIO(pid int) (ioCounters, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return ioCounters{}, err
+	}
+	wchar, err1 := parseProcField(strings.NewReader(string(b)), "wchar")
+	block, err2 := parseProcField(strings.NewReader(string(b)), "write_bytes")
+	return ioCounters{Chars: wchar, Block: block}, errors.Join(err1, err2)
+}
+
+// countingListener counts the bytes read from its connections: on loopback, exactly what the peer wrote to them.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, n: l.n}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	k, err := c.Conn.Read(b)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	k, err := c.w.Write(b)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 // child is a started process whose output goes to a log file through a pipe.
@@ -94,15 +145,15 @@ type child struct {
 	err  error
 }
 
-func startChild(logPath string, name string, args ...string) (*child, error) {
+// startChild starts name with its output going to logPath; logged counts the bytes the child wrote there.
+func startChild(logPath string, logged *atomic.Int64, name string, args ...string) (*child, error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(name, args...)
-	// Not the *os.File itself: exec then copies through a pipe, and the child's own disk writes stay those of
-	// its storage.
-	w := struct{ io.Writer }{lf}
+	// Not the *os.File itself: exec then copies through a pipe that the driver counts.
+	w := countingWriter{w: lf, n: logged}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		lf.Close()
@@ -149,16 +200,6 @@ func (c *child) cpuAtExit() time.Duration {
 		return 0
 	}
 	return ps.UserTime() + ps.SystemTime()
-}
-
-// maxRSSAtExit is the exited process's peak resident set in bytes.
-func (c *child) maxRSSAtExit() int64 {
-	if ps := c.cmd.ProcessState; ps != nil {
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			return ru.Maxrss * 1024
-		}
-	}
-	return 0
 }
 
 // tail returns the last n lines of a file, for error messages.

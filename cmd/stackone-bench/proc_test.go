@@ -49,8 +49,46 @@ func TestProcOfSelf(t *testing.T) {
 	if rss, err := peakRSS(pid); err != nil || rss <= 0 {
 		t.Errorf("peakRSS = %d, %v", rss, err)
 	}
-	if _, err := writeBytes(pid); err != nil {
-		t.Errorf("writeBytes: %v", err)
+	before, err := procIO(pid)
+	if err != nil {
+		t.Fatalf("procIO: %v", err)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 10000)); err != nil {
+		t.Fatal(err)
+	}
+	after, err := procIO(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other goroutines may write too; this write alone must show.
+	if after.Chars-before.Chars < 10000 {
+		t.Errorf("wchar grew by %d after a 10000-byte write", after.Chars-before.Chars)
+	}
+}
+
+func TestFileWrites(t *testing.T) {
+	a := ioSample{proc: ioCounters{Chars: 1000}, apiIn: 100, sinkIn: 200, logOut: 50}
+	for _, tc := range []struct {
+		name string
+		b    ioSample
+		want int64
+	}{
+		{"only sockets and log", ioSample{proc: ioCounters{Chars: 1600}, apiIn: 300, sinkIn: 500, logOut: 50}, 100},
+		{"nothing", a, 0},
+		// Bytes read by the driver a moment after the sample can make the difference negative: never below 0.
+		{"clamped", ioSample{proc: ioCounters{Chars: 1000}, apiIn: 150, sinkIn: 200, logOut: 50}, 0},
+		{"storage writes", ioSample{proc: ioCounters{Chars: 9000}, apiIn: 100, sinkIn: 200, logOut: 50}, 8000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fileWrites(a, tc.b); got != tc.want {
+				t.Errorf("fileWrites = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -25,13 +25,14 @@ type phase struct {
 
 	TrafficStart, TrafficEnd time.Time
 
-	CPU            time.Duration // from the first API call to the end
-	CPUKnown       bool
-	DiskWrite      int64
-	DiskWriteKnown bool
-	PeakRSS        int64
-	Metrics        []promSample
-	Elapsed        time.Duration // process start to the end of the phase
+	CPU         time.Duration // from the first API call to the end
+	CPUKnown    bool
+	FileWrite   int64 // bytes written to files (the storage), from the first API call to the end
+	BlockWrite  int64 // of which the block layer saw this much
+	WritesKnown bool
+	PeakRSS     int64
+	Metrics     []promSample
+	Elapsed     time.Duration // process start to the end of the phase
 
 	Expected, Delivered, Missing, Duplicates, Unexpected, NoID, Received int
 	Active                                                               time.Duration // first API call to the last expected arrival (or the end)
@@ -79,21 +80,18 @@ func (p *phase) finish(calls *callLog, snk *sink, live, backlog map[string]time.
 
 	times, pages, faults := calls.snapshot()
 	p.Pages, p.Faults = pages, faults
-	inRun := times[:0:0]
-	active := 0
+	var inRun, active []time.Time
 	for _, c := range times {
 		if !c.After(end) {
 			inRun = append(inRun, c)
 		}
 		if !c.After(activeEnd) {
-			active++
+			active = append(active, c)
 		}
 	}
 	p.Requests = len(inRun)
 	p.MaxReq60 = maxInWindow(inRun, time.Minute)
-	if p.Active > 0 {
-		p.ReqPerMin = float64(active) / p.Active.Minutes()
-	}
+	p.ReqPerMin = callRate(active)
 	if live != nil {
 		p.HasLive = true
 		p.Delays = computeDelays(live, t.First, p.TrafficStart, end)
@@ -114,11 +112,19 @@ func (p *phase) cpuPer100k() (float64, bool) {
 	return p.CPU.Seconds() / float64(p.Delivered) * 1e5, true
 }
 
+// metric sums a receiver counter. A counter never incremented is not exported at all, so once the scrape shows
+// the receiver's metrics (it fetched pages) an absent counter is 0; without them it is unknown.
 func (p *phase) metric(prefix string) (float64, bool) {
 	if p.Metrics == nil {
 		return 0, false
 	}
-	return sumMetric(p.Metrics, prefix)
+	if v, ok := sumMetric(p.Metrics, prefix); ok {
+		return v, true
+	}
+	if _, ok := sumMetric(p.Metrics, "otelcol_receiver_stackone_pages_fetched"); ok {
+		return 0, true
+	}
+	return 0, false
 }
 
 // pagesForStorage divides storage writes: pages the receiver says it fetched, else the 200 answers the API gave.
@@ -141,12 +147,20 @@ func (p *phase) checkpointBytesPerPage() (float64, bool) {
 	return b / pages, true
 }
 
-func (p *phase) diskBytesPerPage() (float64, bool) {
+func (p *phase) fileBytesPerPage() (float64, bool) {
 	pages := p.pagesForStorage()
-	if !p.DiskWriteKnown || pages == 0 {
+	if !p.WritesKnown || pages == 0 {
 		return 0, false
 	}
-	return float64(p.DiskWrite) / pages, true
+	return float64(p.FileWrite) / pages, true
+}
+
+func (p *phase) blockBytesPerPage() (float64, bool) {
+	pages := p.pagesForStorage()
+	if !p.WritesKnown || pages == 0 {
+		return 0, false
+	}
+	return float64(p.BlockWrite) / pages, true
 }
 
 // values flattens a phase into "name.key" figures for the JSON line; nil is "n/a".
@@ -181,8 +195,10 @@ func (p *phase) values(into map[string]any) {
 	put("undelivered_oldest_s", p.Delays.OldestMissing.Seconds(), p.HasLive)
 	v, ok = p.checkpointBytesPerPage()
 	put("checkpoint_bytes_per_page", v, ok)
-	v, ok = p.diskBytesPerPage()
-	put("disk_write_bytes_per_page", v, ok)
+	v, ok = p.fileBytesPerPage()
+	put("file_write_bytes_per_page", v, ok)
+	v, ok = p.blockBytesPerPage()
+	put("block_write_bytes_per_page", v, ok)
 	if p.Producer == "collector" {
 		for _, m := range []struct{ key, prefix string }{
 			{"pages_fetched", "otelcol_receiver_stackone_pages_fetched"},
@@ -273,12 +289,12 @@ func (r *report) print(w io.Writer) {
 	s := r.Settings
 	fmt.Fprintf(w, "\n== stackone-bench %s: %s\n", s.Scenario, r.describe())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trecords\trec/s\tCPU s\tCPU s/100k\tpeak RSS MB\trequests\tmax req/60s\tbudget\tdelay max\tdelay p99\tmissing\tdup\tckpt B/page\tdisk B/page\telapsed\t")
+	fmt.Fprintln(tw, "phase\trecords\trec/s\tCPU s\tCPU s/100k\tpeak RSS MB\trequests\tmax req/60s\tbudget\tdelay max\tdelay p99\tmissing\tdup\tckpt B/page\tfile B/page\telapsed\t")
 	for _, p := range r.Phases {
 		rps, rpsOK := p.recordsPerSec()
 		c100, cOK := p.cpuPer100k()
 		ck, ckOK := p.checkpointBytesPerPage()
-		db, dbOK := p.diskBytesPerPage()
+		db, dbOK := p.fileBytesPerPage()
 		budget, dmax, dp99 := "-", "-", "-"
 		if p.Budget > 0 {
 			budget = fmt.Sprint(p.Budget)
@@ -322,7 +338,9 @@ func anyOr(v any) string {
 func (r *report) describe() string {
 	s := r.Settings
 	var parts []string
-	parts = append(parts, fmt.Sprintf("backlog %d over %s", s.Backlog, s.BacklogSpan))
+	if s.Backlog > 0 {
+		parts = append(parts, fmt.Sprintf("backlog %d over %s", s.Backlog, s.BacklogSpan))
+	}
 	if s.Rate > 0 {
 		parts = append(parts, fmt.Sprintf("live %g logs/s for %s (%.0f%% up to %s late, stragglers waited for up to %s)",
 			s.Rate, s.Duration, 100*s.LateFraction, s.MaxLate, s.StragglerWait))
@@ -346,7 +364,11 @@ func (r *report) describe() string {
 	if !s.ActionLogs {
 		recv += " (action logs off)"
 	}
-	return strings.Join(append(parts, recv), " · ")
+	parts = append(parts, recv)
+	if s.WithPython {
+		parts = append(parts, "python: page_size "+orDefault(s.PythonPage, orDefault(s.Overrides["page_size"], "100")))
+	}
+	return strings.Join(parts, " · ")
 }
 
 func (r *report) printPhaseDetail(w io.Writer, p *phase) {
@@ -379,8 +401,8 @@ func (r *report) printPhaseDetail(w io.Writer, p *phase) {
 		lines = append(lines, "faults injected: "+formatCounts(fc))
 	}
 	if p.Budget > 0 && p.ReqPerMin > 0 {
-		lines = append(lines, fmt.Sprintf("requests/min while reading: %.0f = %.0f%% of the budget %d; most in any 60 s: %d",
-			p.ReqPerMin, 100*p.ReqPerMin/float64(p.Budget), p.Budget, p.MaxReq60))
+		lines = append(lines, fmt.Sprintf("requests/min while reading (%s): %.0f = %.0f%% of the budget %d; most in any 60 s: %d",
+			secs(p.Active), p.ReqPerMin, 100*p.ReqPerMin/float64(p.Budget), p.Budget, p.MaxReq60))
 	}
 	if p.HasLive {
 		var mins []string

@@ -22,6 +22,20 @@ func maxInWindow(times []time.Time, w time.Duration) int {
 	return best
 }
 
+// callRate is calls per minute over the span of the calls: n calls spaced evenly make n-1 intervals, so a
+// producer paced exactly at its budget measures 100 %, however short the run. 0 for fewer than two calls.
+func callRate(times []time.Time) float64 {
+	if len(times) < 2 {
+		return 0
+	}
+	first, last := slices.MinFunc(times, time.Time.Compare), slices.MaxFunc(times, time.Time.Compare)
+	span := last.Sub(first)
+	if span <= 0 {
+		return 0
+	}
+	return float64(len(times)-1) / span.Minutes()
+}
+
 // percentile is the nearest-rank percentile (p in 0..100) of xs; 0 for none.
 func percentile(xs []float64, p float64) float64 {
 	if len(xs) == 0 {

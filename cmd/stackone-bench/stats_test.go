@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -32,6 +33,34 @@ func TestMaxInWindow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := maxInWindow(tc.times, time.Minute); got != tc.want {
 				t.Errorf("maxInWindow = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCallRate(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	every := func(n int, gap time.Duration) []time.Time {
+		out := make([]time.Time, n)
+		for i := range out {
+			out[len(out)-1-i] = t0.Add(time.Duration(i) * gap) // newest first: order must not matter
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		times []time.Time
+		want  float64
+	}{
+		{"none", nil, 0},
+		{"one call has no rate", every(1, time.Second), 0},
+		{"paced at 60/min for 16 s", every(17, time.Second), 60},
+		{"paced at 600/min", every(300, 100*time.Millisecond), 600},
+		{"all at once", []time.Time{t0, t0, t0}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := callRate(tc.times); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("callRate = %v, want %v", got, tc.want)
 			}
 		})
 	}
