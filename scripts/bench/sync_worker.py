@@ -55,36 +55,52 @@ def attr(key, value):
     return {"key": key, "value": {"stringValue": str(value)}}
 
 
+# The fields the guide's worker forwards: (attribute, snake_case key, camelCase key).
+FIELDS = [
+    ("stackone.request_id", "request_id", "requestId"),
+    ("stackone.account_id", "account_id", "accountId"),
+    ("stackone.project_id", "project_id", "projectId"),
+    ("stackone.provider", "provider", "provider"),
+    ("stackone.service", "service", "service"),
+    ("stackone.resource", "resource", "resource"),
+    ("stackone.sub_resource", "sub_resource", "subResource"),
+    ("stackone.action", "action", "action"),
+    ("stackone.success", "success", "success"),
+    ("stackone.duration_ms", "duration", "duration"),
+    ("stackone.source_type", "source_type", "sourceType"),
+    ("stackone.source_id", "source_id", "sourceId"),
+    ("stackone.source_value", "source_value", "sourceValue"),
+    ("stackone.is_worker", "is_worker", "isWorker"),
+    ("stackone.start_time", "start_time", "startTime"),
+    ("stackone.end_time", "end_time", "endTime"),
+    ("url.path", "path", "path"),
+    ("url.full", "url", "url"),
+    ("client.address", "source_ip", "sourceIp"),
+    ("http.response.status_code", "status", "status"),
+]
+
+
 def to_log_record(log, observed):
     """One StackOne request log (snake_case or camelCase) as an OTLP/JSON log record."""
-    get = lambda snake, camel: log.get(snake, log.get(camel))
-    status = get("status", "status")
-    success = get("success", "success")
-    method = (get("http_method", "httpMethod") or "").upper()
+    attributes = []
+    for name, snake, camel in FIELDS:
+        value = log.get(snake, log.get(camel))
+        if value is not None:
+            attributes.append(attr(name, value))
+    method = (log.get("http_method") or log.get("httpMethod") or "").upper()
+    attributes.append(attr("http.request.method", method))
+    status = log.get("status")
     if isinstance(status, int):
         error = status >= 400
     else:
-        error = success is False
-    attributes = [
-        attr("http.request.method", method),
-        attr("url.path", get("path", "path") or ""),
-    ]
-    if status is not None:
-        attributes.append(attr("http.response.status_code", status))
-    if get("url", "url"):
-        attributes.append(attr("url.full", get("url", "url")))
-    for key, value in log.items():
-        # Every other scalar field as stackone.<snake_case>; nested objects (request, response) stay out.
-        if value is None or isinstance(value, (dict, list)):
-            continue
-        snake = "".join("_" + c.lower() if c.isupper() else c for c in key)
-        attributes.append(attr("stackone." + snake, value))
+        error = log.get("success") is False
+    when = log.get("event_datetime") or log.get("eventDatetime") or log.get("start_time") or log.get("startTime")
     return {
-        "timeUnixNano": unix_nanos(get("event_datetime", "eventDatetime") or get("start_time", "startTime")),
+        "timeUnixNano": unix_nanos(when),
         "observedTimeUnixNano": observed,
         "severityNumber": SEVERITY_ERROR if error else SEVERITY_INFO,
         "severityText": "ERROR" if error else "INFO",
-        "body": {"stringValue": method + " " + (get("path", "path") or "")},
+        "body": {"stringValue": method + " " + (log.get("path") or "")},
         "attributes": attributes,
     }
 
