@@ -110,14 +110,15 @@ func TestMetricsChain(t *testing.T) {
 	shipped := readYAML(t, filepath.Join(root, "config.metrics.yaml"))
 	latencyBuckets = shippedBuckets(t, shipped, "stackone.request_duration")
 
-	// The fake API, with one failure of each kind the dashboard and the receiver rules watch for: a 503 and a
-	// 429 (API errors, retries), a 401 on the step logs (key rejected) and a 404 on the platform logs
-	// (stream disabled). The test enables both of those streams; the shipped config leaves them off.
+	// The fake API, with a failure of each kind the dashboard and the receiver rules watch for: a 503 and a
+	// 429 (API errors, retries), a 401 on the step logs (key rejected) and 404s on the platform logs (stream
+	// disabled). The test enables both of those streams; the shipped config leaves them off.
 	fake := stackonefake.New(stackonefake.Options{APIKey: apiKey})
 	fake.InjectFault(stackonefake.Fault{Path: "/requests/logs", Status: http.StatusServiceUnavailable})
 	fake.InjectFault(stackonefake.Fault{Path: "/logs/actions", Status: http.StatusTooManyRequests, RetryAfter: "1"})
 	fake.InjectFault(stackonefake.Fault{Path: "/requests/logs/steps", Status: http.StatusUnauthorized})
-	fake.InjectFault(stackonefake.Fault{Path: "/requests/platform-logs", Status: http.StatusNotFound})
+	// Every platform-logs call: the receiver disables a stream only after several polls in a row answer 404.
+	fake.InjectFault(stackonefake.Fault{Path: "/requests/platform-logs", Status: http.StatusNotFound, Times: 1 << 20})
 	api := httptest.NewServer(fake)
 	t.Cleanup(api.Close)
 
@@ -129,9 +130,21 @@ func TestMetricsChain(t *testing.T) {
 
 	am := startAlertmanager(t, amBin, dir, amAddr, hook.URL)
 	col := startCollector(t, bin, root, dir, api.URL, sink.URL, metricsAddr, telemetryPort, healthAddr)
-	// Prometheus starts once the collector serves its telemetry, so no rule sees a collector that is not
-	// there yet (StackOneReceiverAbsent).
-	waitHTTP(t, col, fmt.Sprintf("http://127.0.0.1:%d/metrics", telemetryPort))
+	// Every stream starts initial_lookback (1h) behind. Prometheus starts once the healthy streams have caught
+	// up, so the rules see neither a collector that is not there yet (StackOneReceiverAbsent) nor the lag of
+	// a start (StackOneReceiverLagHigh): only the two streams the injected 401 and 404 stop stay behind.
+	telemetryURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", telemetryPort)
+	waitHTTP(t, col, telemetryURL)
+	for _, stream := range []string{"request_logs", "action_logs"} {
+		series := fmt.Sprintf("otelcol_receiver_stackone_lag{stream=%q}", stream)
+		eventually(t, readyTimeout, series+" under a minute", []*process{col}, func() (bool, string) {
+			v, err := scrapeValue(telemetryURL, series)
+			if err != nil {
+				return false, err.Error()
+			}
+			return v < 60, fmt.Sprintf("%g s", v)
+		})
+	}
 	prom := startPrometheus(t, promBin, root, dir, promAddr, amAddr, metricsAddr, addr(telemetryPort))
 	p := &promAPI{t: t, base: "http://" + promAddr, procs: []*process{col, prom, am}}
 
@@ -145,13 +158,10 @@ func TestMetricsChain(t *testing.T) {
 		}
 	}
 	fake.AddRequestLogs(wave0...)
-	// Action logs 40 minutes old: the action stream's lag is then far over the lag rule's 30 minutes, which
-	// the test expects to fire for that stream only.
-	actionsAt := now.Add(-41 * time.Minute)
 	var actions0 []map[string]any
 	for _, a := range actions {
 		for i, r := range riskLevels {
-			actions0 = append(actions0, actionLog(fmt.Sprintf("w0-%s-%s", a.action, r.level), a.connector, a.action, r.level, r.minScore, 200, actionsAt.Add(time.Duration(i)*time.Millisecond)))
+			actions0 = append(actions0, actionLog(fmt.Sprintf("w0-%s-%s", a.action, r.level), a.connector, a.action, r.level, r.minScore, 200, now.Add(-30*time.Second+time.Duration(i)*time.Millisecond)))
 		}
 	}
 	fake.AddActionLogs(actions0...)
@@ -162,10 +172,11 @@ func TestMetricsChain(t *testing.T) {
 	p.waitValue("count(stackone_action_runs_total)", float64(len(actions)*len(riskLevels)))
 	p.waitValue("count(stackone_action_tier2_score_count)", float64(len(actions)))
 
-	// The measured wave.
-	reqs, durations := measuredRequests(time.Now().UTC().Add(-20 * time.Second))
+	// The measured wave, newer than anything read so far.
+	from := time.Now().UTC().Add(-20 * time.Second)
+	reqs, durations := measuredRequests(from)
 	fake.AddRequestLogs(reqs...)
-	acts := measuredActions(actionsAt.Add(time.Minute))
+	acts := measuredActions(from)
 	fake.AddActionLogs(acts...)
 	p.waitValue("sum(stackone_requests_total)", float64(len(wave0)+len(reqs)))
 	p.waitValue("sum(stackone_action_runs_total)", float64(len(actions0)+len(acts)))
@@ -275,15 +286,16 @@ func checkDashboard(t *testing.T, p *promAPI, root string) {
 }
 
 // checkAlerts: the provider rule fires for the failing provider only and reaches Alertmanager and its
-// webhook; the receiver rules fire for the stream each injected failure hit, and only for it; the rest stay
-// quiet.
+// webhook; the receiver rules fire for the streams the injected failures stopped, and only for them; the rest
+// stay quiet.
 func checkAlerts(t *testing.T, p *promAPI, am *process, hook *webhook) {
 	t.Helper()
 	wantFiring := map[string][]string{ // alertname -> the value of its distinguishing label, one per alert
 		"StackOneProviderErrorRateHigh": {"workday"},
-		"StackOneReceiverLagHigh":       {"action_logs"},
-		"StackOneAPIKeyRejected":        {"step_logs"},
-		"StackOneStreamDisabled":        {"platform_logs"},
+		// Both stopped streams stay at their start, initial_lookback (1h) behind.
+		"StackOneReceiverLagHigh": {"platform_logs", "step_logs"},
+		"StackOneAPIKeyRejected":  {"step_logs"},
+		"StackOneStreamDisabled":  {"platform_logs"},
 	}
 	key := func(l map[string]string) string {
 		if v, ok := l["provider"]; ok {
@@ -801,6 +813,25 @@ func waitHTTP(t *testing.T, p *process, u string) {
 		_ = r.Body.Close()
 		return r.StatusCode == http.StatusOK, r.Status
 	})
+}
+
+// scrapeValue reads one sample from a Prometheus text exposition, by its exact series name and labels.
+func scrapeValue(u, series string) (float64, error) {
+	r, err := http.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = r.Body.Close() }()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not exposed yet", series)
 }
 
 // ---- the test's own endpoints ----
