@@ -1,7 +1,6 @@
 package stackonereceiver
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
@@ -22,8 +21,9 @@ import (
 )
 
 // mapper decodes raw entries straight into log records, driven by the stream's schema. It knows pdata and the
-// schemas, nothing of HTTP. Decoding walks each entry once with a jsontext.Decoder and builds no intermediate
-// map: every unescaped string value is a substring of one string made from the entry.
+// schemas, nothing of HTTP. Decoding walks each entry once (entryscan.go) and builds no intermediate map: names
+// are looked up in the schema's table without allocating, and every unescaped string value is a substring of the
+// entry, which must not be modified while the records live.
 type mapper struct {
 	sensitiveHeaders *nameMatcher // header names (request.headers, response.headers)
 	sensitiveFields  *nameMatcher // names of stackone.* fields exported as sent
@@ -37,7 +37,7 @@ type mapper struct {
 
 // entryMeta is what the stream needs of an entry besides its record.
 type entryMeta struct {
-	id      string    // the schema's id key, else a digest of the raw entry; may alias the entry's memory
+	id      string    // the schema's id key, else a digest of the raw entry; may alias the entry's memory: clone to keep
 	time    time.Time // the event time (schema's time keys in order); zero when none parses
 	badTime bool      // a time key was present but did not parse: the record flows without Timestamp
 	invalid int       // fields left out because their value had the wrong type
@@ -123,20 +123,54 @@ func (m *mapper) header(name string) *headerName {
 	return h
 }
 
-// span is where a value sits in the entry text: text[start:end], quotes included for strings.
-type span struct {
-	start, end int32
-	kind       jsontext.Kind // 0 when absent, 'n' for null
-	escaped    bool          // a string with backslash escapes, unquoted on use
-	camel      bool          // read under a spelling other than the snake_case name
+// span is where a value sits in the entry text, text[start:end] with the quotes of a string, packed into one word
+// because the walk passes spans around for every member: start and end (29 bits each; an entry is far smaller
+// than the largest answer accepted), the kind (as jsontext.Kind: '"', '0', 't', 'f', 'n', '{', '['; 0 when
+// absent), whether a string has backslash escapes (unquoted on use), and whether the name it was read under is a
+// spelling other than the snake_case one.
+type span uint64
+
+const (
+	spanBits    = 29
+	maxSpanText = 1<<spanBits - 1
+	spanMask    = maxSpanText
+	kindShift   = 2 * spanBits
+	escapedBit  = span(1) << 61
+	camelBit    = span(1) << 62
+)
+
+// spanKinds maps a 3-bit kind code to its jsontext.Kind byte, and kindCodes back.
+var (
+	spanKinds = [8]byte{0, '"', '0', 't', 'f', 'n', '{', '['}
+	kindCodes = [256]uint8{'"': 1, '0': 2, 't': 3, 'f': 4, 'n': 5, '{': 6, '[': 7}
+)
+
+func mkSpan(start, end int, kind byte, escaped bool) span {
+	sp := span(start)&spanMask | (span(end)&spanMask)<<spanBits | span(kindCodes[kind])<<kindShift
+	if escaped {
+		sp |= escapedBit
+	}
+	return sp
 }
 
-func (sp span) present() bool { return sp.kind != 0 && sp.kind != 'n' }
+func (sp span) start() int    { return int(sp & spanMask) }
+func (sp span) end() int      { return int(sp >> spanBits & spanMask) }
+func (sp span) kind() byte    { return spanKinds[sp>>kindShift&7] }
+func (sp span) escaped() bool { return sp&escapedBit != 0 }
+func (sp span) camel() bool   { return sp&camelBit != 0 }
+func (sp span) withCamel(c bool) span {
+	if c {
+		return sp | camelBit
+	}
+	return sp &^ camelBit
+}
+
+func (sp span) present() bool { k := sp >> kindShift & 7; return k != 0 && k != 5 }
 
 // set records a value under the precedence rule: the snake_case spelling, the documented form, wins over any
 // other; between two of the same rank the later wins, as it did when entries were decoded into maps.
 func (sp *span) set(v span) {
-	if sp.kind != 0 && !sp.camel && v.camel {
+	if *sp != 0 && !sp.camel() && v.camel() {
 		return
 	}
 	*sp = v
@@ -161,10 +195,10 @@ type unknownValue struct {
 
 // scratch is one call's working memory, pooled so decoding allocates nothing of its own.
 type scratch struct {
-	dec      jsontext.Decoder
-	rd       bytes.Buffer
 	text     string
-	b        []byte // text as bytes, for the decoder and for unquoting; never written
+	b        []byte // text as bytes, for unquoting; never written
+	pos      int    // the scanner's position in text
+	failed   bool   // the scanner met a byte that does not fit: the walk ends
 	slots    []span
 	unknown  []unknownValue
 	req      exchange
@@ -177,9 +211,6 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-// Duplicate names are resolved by the precedence rule, not refused; the text is valid UTF-8 before decoding.
-var entryOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
-
 func (sc *scratch) reset(n int) {
 	if cap(sc.slots) < n {
 		sc.slots = make([]span, n)
@@ -190,12 +221,11 @@ func (sc *scratch) reset(n int) {
 	sc.req = exchange{headers: sc.req.headers[:0]}
 	sc.resp = exchange{headers: sc.resp.headers[:0]}
 	sc.hvalues = sc.hvalues[:0]
+	sc.pos, sc.failed = 0, false
 }
 
 func (sc *scratch) release() {
 	sc.text, sc.b = "", nil
-	sc.rd = bytes.Buffer{}
-	sc.dec.Reset(&sc.rd)
 	clear(sc.unknown[:cap(sc.unknown)])
 	scratchPool.Put(sc)
 }
@@ -209,13 +239,15 @@ func (m *mapper) appendRecord(lrs plog.LogRecordSlice, s *schema, raw jsontext.V
 	defer sc.release()
 	sc.reset(len(s.fields))
 
-	text := string(raw) // the one copy: string values below are substrings of it
+	// String values are substrings of the entry itself: no copy, no allocation per value. The page body is owned by
+	// the page and never written after it was read, and the records of a page are exported together, so sharing it
+	// keeps nothing alive longer than the copies would. (A copy of each entry cost 7 % of the mapping time, most of
+	// it in the garbage collection it caused.)
+	text := unsafe.String(unsafe.SliceData(raw), len(raw))
 	if !utf8.ValidString(text) {
 		text = strings.ToValidUTF8(text, "\uFFFD") // as encoding/json did, bad bytes become U+FFFD
 	}
 	sc.text, sc.b = text, unsafe.Slice(unsafe.StringData(text), len(text))
-	sc.rd = *bytes.NewBuffer(sc.b)
-	sc.dec.Reset(&sc.rd, entryOptions...)
 	sc.decodeEntry(m, s, st)
 
 	lr := lrs.AppendEmpty()
@@ -229,34 +261,30 @@ func (m *mapper) appendRecord(lrs plog.LogRecordSlice, s *schema, raw jsontext.V
 // decodeEntry is the one pass over the entry: it records where each field's value is, descending only into the
 // request and response objects. A syntax error ends the pass; what was read still maps.
 func (sc *scratch) decodeEntry(m *mapper, s *schema, st *schemaState) {
-	dec := &sc.dec
-	if dec.PeekKind() != '{' {
+	if !sc.enterEntry() {
 		return
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return
-	}
-	for dec.PeekKind() == '"' {
-		name, err := dec.ReadValue()
-		if err != nil {
-			return
-		}
-		key := sc.unquoteName(name)
-		slot, camel, info := sc.lookup(m, s, st, key)
-		if (slot == s.requestSlot || slot == s.responseSlot) && slot >= 0 && dec.PeekKind() == '{' {
-			ex := &sc.req
-			if slot == s.responseSlot {
-				ex = &sc.resp
-			}
-			if !sc.decodeExchange(ex) {
-				return
-			}
-			continue
-		}
-		v, ok := sc.readSpan(camel)
+	for first := true; ; first = false {
+		name, v, ok := sc.member(first)
 		if !ok {
 			return
 		}
+		slot, camel, info := sc.lookup(m, s, st, sc.unquoteName(name))
+		if v.kind() == '{' || v.kind() == '[' {
+			if v.kind() == '{' && slot >= 0 && (slot == s.requestSlot || slot == s.responseSlot) {
+				ex := &sc.req
+				if slot == s.responseSlot {
+					ex = &sc.resp
+				}
+				sc.enter()
+				sc.decodeExchange(ex)
+				continue
+			}
+			if v = sc.skip(v); sc.failed {
+				return
+			}
+		}
+		v = v.withCamel(camel)
 		if slot >= 0 {
 			sc.slots[slot].set(v)
 			continue
@@ -265,40 +293,26 @@ func (sc *scratch) decodeEntry(m *mapper, s *schema, st *schemaState) {
 	}
 }
 
-func (sc *scratch) readSpan(camel bool) (span, bool) {
-	v, err := sc.dec.ReadValue()
-	if err != nil {
-		return span{}, false
-	}
-	end := int32(sc.dec.InputOffset())
-	sp := span{start: end - int32(len(v)), end: end, kind: v.Kind(), camel: camel}
-	if sp.kind == '"' {
-		sp.escaped = bytes.IndexByte(v, '\\') >= 0
-	}
-	return sp, true
-}
-
 // unquoteName returns a member name without quotes, unescaped when it has escapes.
-func (sc *scratch) unquoteName(quoted jsontext.Value) []byte {
-	inner := quoted[1 : len(quoted)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return inner
+func (sc *scratch) unquoteName(name span) []byte {
+	if !name.escaped() {
+		return sc.b[name.start()+1 : name.end()-1]
 	}
-	sc.nameBuf, _ = jsontext.AppendUnquote(sc.nameBuf[:0], []byte(quoted))
+	sc.nameBuf, _ = jsontext.AppendUnquote(sc.nameBuf[:0], sc.b[name.start():name.end()])
 	return sc.nameBuf
 }
 
 // lookup finds the slot of a top-level name. The table holds each field's snake_case and camelCase spelling;
 // any other spelling is snake_cased once and remembered.
 func (sc *scratch) lookup(m *mapper, s *schema, st *schemaState, key []byte) (slot int, camel bool, info *keyInfo) {
-	if i, ok := s.byName[string(key)]; ok {
+	if i, ok := s.byName.lookup(key); ok {
 		return i, string(key) != s.fields[i].name, nil
 	}
 	info, ok := st.names.getBytes(key)
 	if !ok {
 		name := string(key)
 		snake := snakeCase(name)
-		if i, ok := s.byName[snake]; ok {
+		if i, ok := s.byName.lookup([]byte(snake)); ok {
 			info = &keyInfo{slot: i}
 		} else {
 			info = &keyInfo{slot: -1, snake: snake, attr: "stackone." + snake, sensitive: m.sensitiveFields.match(snake)}
@@ -323,15 +337,11 @@ func (sc *scratch) addUnknown(info *keyInfo, v span) {
 
 // decodeExchange reads a request or response object: method, url.hostname, url.path, status_code and headers.
 // Its names are snake_cased like the entry's (statusCode is status_code); header names are data and kept.
-func (sc *scratch) decodeExchange(ex *exchange) bool {
-	dec := &sc.dec
-	if _, err := dec.ReadToken(); err != nil {
-		return false
-	}
-	for dec.PeekKind() == '"' {
-		name, err := dec.ReadValue()
-		if err != nil {
-			return false
+func (sc *scratch) decodeExchange(ex *exchange) {
+	for first := true; ; first = false {
+		name, v, ok := sc.member(first)
+		if !ok {
+			return
 		}
 		key, camel := sc.snakeName(sc.unquoteName(name))
 		var target *span
@@ -341,117 +351,96 @@ func (sc *scratch) decodeExchange(ex *exchange) bool {
 		case "status_code":
 			target = &ex.statusCode
 		case "url":
-			if dec.PeekKind() == '{' {
-				if !sc.decodeURL(ex) {
-					return false
-				}
+			if v.kind() == '{' {
+				sc.enter()
+				sc.decodeURL(ex)
 				continue
 			}
 		case "headers":
-			switch dec.PeekKind() {
+			switch v.kind() {
 			case '{':
-				if !sc.decodeHeaders(ex) {
-					return false
-				}
+				sc.enter()
+				sc.decodeHeaders(ex)
 				continue
 			case 'n':
 			default:
 				ex.badHeaders++
 			}
 		}
-		v, ok := sc.readSpan(camel)
-		if !ok {
-			return false
+		if v.kind() == '{' || v.kind() == '[' {
+			v = sc.skip(v)
+		}
+		if sc.failed {
+			return
 		}
 		if target != nil {
+			v = v.withCamel(camel)
 			target.set(v)
 		}
 	}
-	_, err := dec.ReadToken()
-	return err == nil
 }
 
-func (sc *scratch) decodeURL(ex *exchange) bool {
-	dec := &sc.dec
-	if _, err := dec.ReadToken(); err != nil {
-		return false
-	}
-	for dec.PeekKind() == '"' {
-		name, err := dec.ReadValue()
-		if err != nil {
-			return false
+func (sc *scratch) decodeURL(ex *exchange) {
+	for first := true; ; first = false {
+		name, v, ok := sc.member(first)
+		if !ok {
+			return
 		}
 		key, camel := sc.snakeName(sc.unquoteName(name))
-		var target *span
+		if v.kind() == '{' || v.kind() == '[' {
+			if v = sc.skip(v); sc.failed {
+				return
+			}
+		}
+		v = v.withCamel(camel)
 		switch string(key) {
 		case "hostname":
-			target = &ex.hostname
+			ex.hostname.set(v)
 		case "path":
-			target = &ex.path
-		}
-		v, ok := sc.readSpan(camel)
-		if !ok {
-			return false
-		}
-		if target != nil {
-			target.set(v)
+			ex.path.set(v)
 		}
 	}
-	_, err := dec.ReadToken()
-	return err == nil
 }
 
 // decodeHeaders records each header's name and string values: a string or number, or the strings of an array.
-func (sc *scratch) decodeHeaders(ex *exchange) bool {
-	dec := &sc.dec
-	if _, err := dec.ReadToken(); err != nil {
-		return false
-	}
-	for dec.PeekKind() == '"' {
-		name, ok := sc.readSpan(false)
+func (sc *scratch) decodeHeaders(ex *exchange) {
+	for first := true; ; first = false {
+		name, v, ok := sc.member(first)
 		if !ok {
-			return false
+			return
 		}
 		h := header{name: name, first: len(sc.hvalues)}
-		switch dec.PeekKind() {
+		switch v.kind() {
 		case '"', '0':
-			v, ok := sc.readSpan(false)
-			if !ok {
-				return false
-			}
 			sc.hvalues = append(sc.hvalues, v)
 		case '[':
-			if _, err := dec.ReadToken(); err != nil {
-				return false
-			}
-			for k := dec.PeekKind(); k != ']'; k = dec.PeekKind() {
-				if k != '"' {
-					if dec.SkipValue() != nil {
-						return false
-					}
-					continue
-				}
-				v, ok := sc.readSpan(false)
+			sc.enter()
+			for firstValue := true; ; firstValue = false {
+				e, ok := sc.element(firstValue)
 				if !ok {
-					return false
+					break
 				}
-				sc.hvalues = append(sc.hvalues, v)
+				switch e.kind() {
+				case '"':
+					sc.hvalues = append(sc.hvalues, e)
+				case '{', '[':
+					sc.skip(e)
+				}
 			}
-			if _, err := dec.ReadToken(); err != nil {
-				return false
-			}
-		default:
-			if dec.SkipValue() != nil {
-				return false
-			}
+		case '{':
+			sc.skip(v)
 			ex.badHeaders++
 			continue
+		default:
+			ex.badHeaders++
+			continue
+		}
+		if sc.failed {
+			return
 		}
 		h.values = len(sc.hvalues) - h.first
 		ex.headers = append(ex.headers, h)
 	}
-	_, err := dec.ReadToken()
-	return err == nil
 }
 
 // snakeName snake_cases a nested name into scratch memory; camel reports whether it changed.
@@ -525,15 +514,15 @@ func appendSnakeASCII(dst, s []byte) []byte {
 // str reads a value as text. Numbers and booleans are rendered as text, because ids and enums sometimes arrive as
 // numbers; objects, arrays and null are not text.
 func (sc *scratch) str(sp span) (string, bool) {
-	switch sp.kind {
+	switch sp.kind() {
 	case '"':
-		if !sp.escaped {
-			return sc.text[sp.start+1 : sp.end-1], true
+		if !sp.escaped() {
+			return sc.text[sp.start()+1 : sp.end()-1], true
 		}
-		sc.unquoted, _ = jsontext.AppendUnquote(sc.unquoted[:0], sc.b[sp.start:sp.end])
+		sc.unquoted, _ = jsontext.AppendUnquote(sc.unquoted[:0], sc.b[sp.start():sp.end()])
 		return string(sc.unquoted), true
 	case '0':
-		return sc.text[sp.start:sp.end], true
+		return sc.text[sp.start():sp.end()], true
 	case 't':
 		return "true", true
 	case 'f':
@@ -544,9 +533,9 @@ func (sc *scratch) str(sp span) (string, bool) {
 
 // numeric is the text of a number, or of a string that may hold one ("500").
 func (sc *scratch) numeric(sp span) (string, bool) {
-	switch sp.kind {
+	switch sp.kind() {
 	case '0':
-		return sc.text[sp.start:sp.end], true
+		return sc.text[sp.start():sp.end()], true
 	case '"':
 		s, _ := sc.str(sp)
 		return strings.TrimSpace(s), true
@@ -583,7 +572,7 @@ func (sc *scratch) floatOf(sp span) (float64, bool) {
 
 // boolOf accepts a boolean, or a string strconv.ParseBool reads ("true", "false", "1", ...).
 func (sc *scratch) boolOf(sp span) (bool, bool) {
-	switch sp.kind {
+	switch sp.kind() {
 	case 't':
 		return true, true
 	case 'f':
@@ -598,13 +587,13 @@ func (sc *scratch) boolOf(sp span) (bool, bool) {
 
 // timeOf reads a date-time: RFC 3339 text, or a number of epoch milliseconds.
 func (sc *scratch) timeOf(sp span) (time.Time, bool) {
-	switch sp.kind {
+	switch sp.kind() {
 	case '"':
 		s, _ := sc.str(sp)
 		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
 		return t, err == nil
 	case '0':
-		ms, err := strconv.ParseInt(sc.text[sp.start:sp.end], 10, 64)
+		ms, err := strconv.ParseInt(sc.text[sp.start():sp.end()], 10, 64)
 		if err != nil || ms <= 0 {
 			return time.Time{}, false
 		}
@@ -886,7 +875,7 @@ func (m *mapper) putTyped(attrs pcommon.Map, sc *scratch, attr string, sp span, 
 // putAsSent exports a field with the JSON type it came with. Null, objects and arrays are left out: nested data
 // has no flat attribute name.
 func (m *mapper) putAsSent(attrs pcommon.Map, sc *scratch, attr string, sp span, sensitive bool) {
-	switch sp.kind {
+	switch sp.kind() {
 	case '"':
 		if sensitive {
 			attrs.PutStr(attr, redacted)
@@ -898,9 +887,9 @@ func (m *mapper) putAsSent(attrs pcommon.Map, sc *scratch, attr string, sp span,
 		}
 		attrs.PutStr(attr, v)
 	case 't', 'f':
-		attrs.PutBool(attr, sp.kind == 't')
+		attrs.PutBool(attr, sp.kind() == 't')
 	case '0':
-		text := sc.text[sp.start:sp.end]
+		text := sc.text[sp.start():sp.end()]
 		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
 			attrs.PutInt(attr, i)
 		} else if f, err := strconv.ParseFloat(text, 64); err == nil {

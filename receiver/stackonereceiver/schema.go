@@ -70,7 +70,7 @@ type compiled struct {
 	fields []field
 	// byName finds a field's slot from its snake_case name and its usual camelCase spelling; other spellings
 	// are snake_cased first.
-	byName map[string]int
+	byName nameTable
 	// slots of the fields with a part in the record beyond their own attribute; -1 when the schema has none
 	idSlots, timeSlots                                       []int
 	methodSlot, pathSlot, actionIDSlot, successSlot, urlSlot int
@@ -100,16 +100,17 @@ func (s *schema) withName(stream, eventName string) *schema {
 }
 
 func newSchema(s schema) *schema {
-	c := compiled{byName: map[string]int{}, methodSlot: -1, pathSlot: -1, actionIDSlot: -1, successSlot: -1, urlSlot: -1, requestSlot: -1, responseSlot: -1}
+	c := compiled{methodSlot: -1, pathSlot: -1, actionIDSlot: -1, successSlot: -1, urlSlot: -1, requestSlot: -1, responseSlot: -1}
+	byName := map[string]int{}
 	add := func(f field) int {
-		if i, ok := c.byName[f.name]; ok {
+		if i, ok := byName[f.name]; ok {
 			return i
 		}
 		c.fields = append(c.fields, f)
 		i := len(c.fields) - 1
-		c.byName[f.name] = i
+		byName[f.name] = i
 		if camel := camelCase(f.name); camel != f.name {
-			c.byName[camel] = i
+			byName[camel] = i
 		}
 		return i
 	}
@@ -164,8 +165,65 @@ func newSchema(s schema) *schema {
 	if c.pathSlot < 0 {
 		c.pathSlot = add(stackone("path", kindAsSent))
 	}
+	c.byName = newNameTable(byName)
 	s.compiled = c
 	return &s
+}
+
+// nameTable maps the few short names of a schema to slots. It is an open-addressing table with a hash of a few
+// bytes: looked up once per member of every entry, it costs less than a map and never allocates.
+type nameTable struct {
+	mask    uint32
+	entries []nameEntry
+}
+
+type nameEntry struct {
+	name string // "" marks a free entry
+	slot int
+}
+
+func newNameTable(names map[string]int) nameTable {
+	size := 16
+	for size < 4*len(names) {
+		size *= 2
+	}
+	t := nameTable{mask: uint32(size - 1), entries: make([]nameEntry, size)}
+	for name, slot := range names {
+		i := nameHash(name) & t.mask
+		for t.entries[i].name != "" {
+			i = (i + 1) & t.mask
+		}
+		t.entries[i] = nameEntry{name: name, slot: slot}
+	}
+	return t
+}
+
+func (t *nameTable) lookup(name []byte) (int, bool) {
+	if len(name) == 0 || len(t.entries) == 0 {
+		return -1, false
+	}
+	for i := nameHash(name) & t.mask; ; i = (i + 1) & t.mask {
+		e := &t.entries[i]
+		if e.name == string(name) {
+			return e.slot, true
+		}
+		if e.name == "" {
+			return -1, false
+		}
+	}
+}
+
+// nameHash mixes the length and three bytes: enough to spread a schema's names, cheap for every member.
+func nameHash[T string | []byte](b T) uint32 {
+	n := len(b)
+	if n == 0 {
+		return 0
+	}
+	h := uint32(n)*0x9e3779b1 ^ uint32(b[0])<<16 ^ uint32(b[n/2])<<8 ^ uint32(b[n-1])
+	h ^= h >> 15
+	h *= 0x2c1b3c6d
+	h ^= h >> 12
+	return h
 }
 
 // camelCase is the guide's spelling of a snake_case name: request_id -> requestId.

@@ -36,7 +36,8 @@ type pageDecoder struct {
 // Decoders are reused: one holds a few KB of state, and a backfill decodes a page per request.
 var pageDecoders = sync.Pool{New: func() any { return new(pageDecoder) }}
 
-// DecodePage splits a page body in one pass. A body that is not the page shape (cut off, HTML from a proxy) is
+// DecodePage splits a page body in one pass. The entries alias body, and so may what is made of them (the
+// receiver's log records share their strings with it): body must not be modified afterwards. A body that is not the page shape (cut off, HTML from a proxy) is
 // a *DecodeError; a single element that is not an object is counted in NotObjects and the rest of the page
 // still flows. More than maxEntries elements in `data` (objects or not) is a *TooLargeError, found before the
 // rest is read, so an answer of millions of tiny elements costs no memory beyond its body. maxEntries <= 0 means

@@ -132,7 +132,7 @@ func TestListRefusesFarMoreEntriesThanAskedFor(t *testing.T) {
 	fake := stackonefake.New(stackonefake.Options{APIKey: "k"})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	c, err := NewClient(srv.Client(), srv.URL, "k", "ua", nil)
+	c, err := NewClient(srv.Client(), srv.URL, "k", "ua")
 	require.NoError(t, err)
 	calls := []struct {
 		name string
