@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,4 +139,188 @@ func TestActionLogMapping(t *testing.T) {
 	assert.Equal(t, "crm_create_contact", second.Body().Str())
 	score, _ := second.Attributes().Get("stackone.tier2_score")
 	assert.Equal(t, 0.93, score.Double())
+}
+
+func mapOne(t *testing.T, s *schema, entry string) (plog.LogRecord, entryMeta) {
+	t.Helper()
+	page, err := stackoneapi.DecodePage([]byte(`{"data":[`+entry+`]}`), 0)
+	require.NoError(t, err)
+	require.Len(t, page.Entries, 1)
+	m := newMapper(createDefaultConfig().(*Config).Redaction, "v1.2.3")
+	_, lrs := m.newLogs()
+	meta := m.appendRecord(lrs, s, page.Entries[0], observedAt)
+	require.Equal(t, 1, lrs.Len())
+	return lrs.At(0), meta
+}
+
+// Each row maps one entry and checks the attributes it names (nil: must be absent) and what appendRecord reports.
+func TestMapEntry(t *testing.T) {
+	t0 := "2025-06-01T10:00:00Z"
+	tests := []struct {
+		name      string
+		schema    *schema
+		entry     string
+		attrs     map[string]any
+		body      string
+		id        string
+		timestamp string // RFC 3339, "" for none
+		badTime   bool
+		invalid   int
+	}{
+		{
+			name: "snake_case wins over camelCase, whichever comes first", schema: requestLogSchema,
+			entry: `{"requestId":"camel","request_id":"snake","status_code":1,"httpMethod":"POST","http_method":"get","eventDatetime":"2025-01-01T00:00:00Z","event_datetime":"` + t0 + `"}`,
+			attrs: map[string]any{"stackone.request_id": "snake", "http.request.method": "GET"}, id: "snake", timestamp: t0, body: "GET",
+		},
+		{
+			name: "snake_case first, camelCase ignored", schema: requestLogSchema,
+			entry: `{"request_id":"snake","requestId":"camel","sourceIP":"10.0.0.1","path":"/a","Path":"/b"}`,
+			attrs: map[string]any{"stackone.request_id": "snake", "client.address": "10.0.0.1", "url.path": "/a"}, id: "snake", body: "/a",
+		},
+		{
+			name: "nested names in either casing", schema: requestLogSchema,
+			entry: `{"request_id":"r","request":{"Method":"patch","url":{"hostname":"h.example","path":"/p"}},"response":{"statusCode":503,"status_code":201}}`,
+			attrs: map[string]any{"http.request.method": "PATCH", "server.address": "h.example", "url.path": "/p", "http.response.status_code": int64(201)},
+			id:    "r", body: "PATCH /p",
+		},
+		{
+			name: "escaped strings are unescaped", schema: requestLogSchema,
+			entry: `{"request_id":"a\"b","path":"/caf\u00e9\/x","provider":"line\nbreak"}`,
+			attrs: map[string]any{"stackone.request_id": `a"b`, "url.path": "/café/x", "stackone.provider": "line\nbreak"}, id: `a"b`, body: "/café/x",
+		},
+		{
+			name: "nulls are absent, unknown nested values left out", schema: requestLogSchema,
+			entry: `{"request_id":"r","status":null,"success":null,"provider":null,"new_list":[1,{"a":2}],"newObject":{"deep":{"x":[]}},"newFlag":false}`,
+			attrs: map[string]any{"http.response.status_code": nil, "stackone.success": nil, "stackone.provider": nil, "stackone.new_list": nil, "stackone.new_object": nil, "stackone.new_flag": false},
+			id:    "r",
+		},
+		{
+			name: "numbers keep their type", schema: requestLogSchema,
+			entry: `{"request_id":7,"duration":1e3,"retryCount":-2,"latency":0.5,"huge":1e400,"status":"404"}`,
+			attrs: map[string]any{"stackone.request_id": "7", "stackone.duration_ms": int64(1000), "stackone.retry_count": int64(-2), "stackone.latency": 0.5, "stackone.huge": "1e400", "http.response.status_code": int64(404)},
+			id:    "7",
+		},
+		{
+			name: "wrong types are left out and counted", schema: requestLogSchema,
+			entry: `{"request_id":"r","status":{"code":200},"success":"maybe","is_worker":[true],"request":{"headers":"Authorization: x"}}`,
+			attrs: map[string]any{"http.response.status_code": nil, "stackone.success": nil, "stackone.is_worker": nil},
+			id:    "r", invalid: 4,
+		},
+		{
+			name: "event time that does not parse: no Timestamp, the text kept", schema: requestLogSchema,
+			entry: `{"request_id":"r","event_datetime":"01/06/2025 10:00"}`,
+			attrs: map[string]any{"stackone.event_datetime": "01/06/2025 10:00"}, id: "r", badTime: true,
+		},
+		{
+			name: "event time that does not parse, start time does", schema: requestLogSchema,
+			entry: `{"request_id":"r","event_datetime":"soon","start_time":"` + t0 + `"}`,
+			attrs: map[string]any{"stackone.event_datetime": "soon", "stackone.start_time": t0}, id: "r", timestamp: t0,
+		},
+		{
+			name: "epoch milliseconds", schema: requestLogSchema,
+			entry: `{"request_id":"r","event_datetime":1748772000000}`,
+			attrs: map[string]any{"stackone.event_datetime": nil}, id: "r", timestamp: t0,
+		},
+		{
+			name: "event time of the wrong type", schema: actionLogSchema,
+			entry: `{"log_id":"l","event_time":true,"start_time":{"at":"x"}}`,
+			attrs: map[string]any{"stackone.event_time": true, "stackone.start_time": nil}, id: "l", badTime: true,
+		},
+		{
+			name: "no id: a digest of the raw entry", schema: requestLogSchema,
+			entry: `{"path":"/x"}`,
+			id:    "sha256:3dac3d9396c816b7e4926c7c4b8f17dd", body: "/x", // sha256 of the 13 bytes, first 16 bytes in hex
+		},
+		{
+			name: "URLs in other fields and headers lose their credentials", schema: requestLogSchema,
+			entry: `{"request_id":"r","callbackUrl":"https://u:p@app.example/cb?code=abc&x=1","url":"https://api.x/employees/Jörg/文档?limit=5",` +
+				`"response":{"headers":{"Location":"https://app.example/cb#access_token=t","Content-Type":"text/html"}}}`,
+			attrs: map[string]any{
+				"stackone.callback_url":             "https://REDACTED:REDACTED@app.example/cb?code=REDACTED&x=1",
+				"url.full":                          "https://api.x/employees/Jörg/文档?limit=5",
+				"server.address":                    "api.x",
+				"http.response.header.location":     []any{"https://app.example/cb#access_token=REDACTED"},
+				"http.response.header.content-type": []any{"text/html"},
+			},
+			id: "r",
+		},
+		{
+			name: "field names: their own redaction list", schema: actionLogSchema,
+			entry: `{"log_id":"l","connector_key":"hibob","auth_type":"api_key","clientSecret":"s3cr3t","session_token":"t","providerKey":"pk"}`,
+			attrs: map[string]any{
+				"stackone.connector_key": "hibob", "stackone.auth_type": "api_key", "stackone.client_secret": "REDACTED",
+				"stackone.session_token": "REDACTED", "stackone.provider_key": "pk",
+			},
+			id: "l", body: "",
+		},
+		{
+			name: "header credentials in every spelling", schema: requestLogSchema,
+			entry: `{"request_id":"r","request":{"headers":{"X-Auth-Key":"k1","Ocp-Apim-Subscription-Key":["k2","k3"],"X-Functions-Key":"k4","Accept":["a",1,"b"]}}}`,
+			attrs: map[string]any{
+				"http.request.header.x-auth-key":                []any{"REDACTED"},
+				"http.request.header.ocp-apim-subscription-key": []any{"REDACTED", "REDACTED"},
+				"http.request.header.x-functions-key":           []any{"REDACTED"},
+				"http.request.header.accept":                    []any{"a", "b"},
+			},
+			id: "r",
+		},
+		{
+			name: "invalid UTF-8 becomes U+FFFD", schema: requestLogSchema,
+			entry: "{\"request_id\":\"r\",\"provider\":\"a\xffb\"}",
+			attrs: map[string]any{"stackone.provider": "a\uFFFDb"}, id: "r",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lr, meta := mapOne(t, tt.schema, tt.entry)
+			for k, want := range tt.attrs {
+				v, ok := lr.Attributes().Get(k)
+				if want == nil {
+					assert.False(t, ok, "%s should be absent", k)
+					continue
+				}
+				require.True(t, ok, "%s missing; have %v", k, lr.Attributes().AsRaw())
+				assert.Equal(t, want, v.AsRaw(), k)
+			}
+			if tt.body != "" {
+				assert.Equal(t, tt.body, lr.Body().Str())
+			}
+			assert.Equal(t, tt.id, meta.id)
+			assert.Equal(t, tt.badTime, meta.badTime, "badTime")
+			assert.Equal(t, tt.invalid, meta.invalid, "invalid")
+			if tt.timestamp == "" {
+				assert.Zero(t, lr.Timestamp())
+				assert.True(t, meta.time.IsZero())
+			} else {
+				assert.Equal(t, tt.timestamp, lr.Timestamp().AsTime().Format(time.RFC3339))
+				assert.True(t, meta.time.Equal(lr.Timestamp().AsTime()))
+			}
+		})
+	}
+}
+
+// The mapper is shared by every stream of a receiver, which map their pages in parallel.
+func TestAppendRecordConcurrently(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "mapping", "request_logs_edge.json"))
+	require.NoError(t, err)
+	page, err := stackoneapi.DecodePage(body, 0)
+	require.NoError(t, err)
+	m := newMapper(createDefaultConfig().(*Config).Redaction, "v1.2.3")
+	want, wantLrs := m.newLogs()
+	for _, raw := range page.Entries {
+		m.appendRecord(wantLrs, requestLogSchema, raw, observedAt)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				got, lrs := m.newLogs()
+				for _, raw := range page.Entries {
+					m.appendRecord(lrs, requestLogSchema, raw, observedAt)
+				}
+				assert.NoError(t, plogtest.CompareLogs(want, got))
+			}
+		})
+	}
+	wg.Wait()
 }
