@@ -14,28 +14,55 @@ import (
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 )
 
-// apiFront sits in front of the bundled fake: it makes every call take a fixed latency, fails a random share of
-// calls the way a struggling API does, and logs the time of every call against the producer currently reading
-// (one producer at a time), so requests per minute can be checked afterwards.
+// apiFront sits in front of the bundled fake: it makes every call take a fixed latency, fails a share of calls
+// the way a struggling API does, and logs the time of every call against the producer currently reading (one
+// producer at a time), so requests per minute can be checked afterwards.
 type apiFront struct {
 	fake    *stackonefake.Server
 	latency atomic.Int64 // nanoseconds
 
-	mu        sync.Mutex
-	faultRate float64
-	rng       *rand.Rand
-	phase     *callLog
+	mu          sync.Mutex
+	faultRate   float64
+	randomFault bool
+	rng         *rand.Rand
+	calls       int // since the fault rate was set
+	failed      int
+	phase       *callLog
 }
 
 func newAPIFront(fake *stackonefake.Server, seed int64) *apiFront {
 	return &apiFront{fake: fake, rng: rand.New(rand.NewPCG(uint64(seed), 0xfa17))}
 }
 
+// nextFaultLocked decides the fate of the next call. By default exactly the given share fails, evenly spread
+// (at 0.25: every fourth call), and the kinds take turns: 429, 5xx, cut-off body. A backlog of a few dozen
+// pages then meets the same faults in every run, where drawing them at random would make the rate a matter of
+// luck. randomFault draws both instead.
+func (a *apiFront) nextFaultLocked() (faultKind, int) {
+	if a.faultRate <= 0 {
+		return noFault, 0
+	}
+	a.calls++
+	statuses := []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}
+	if a.randomFault {
+		if a.rng.Float64() >= a.faultRate {
+			return noFault, 0
+		}
+		return faultKind(1 + a.rng.IntN(3)), statuses[a.rng.IntN(3)]
+	}
+	if int(float64(a.calls)*a.faultRate) == int(float64(a.calls-1)*a.faultRate) {
+		return noFault, 0
+	}
+	a.failed++
+	return faultKind(1 + (a.failed-1)%3), statuses[((a.failed-1)/3)%3]
+}
+
 func (a *apiFront) setLatency(d time.Duration) { a.latency.Store(int64(d)) }
 
-func (a *apiFront) setFaultRate(r float64) {
+// setFaultRate starts a new fault sequence; random draws faults at random instead of evenly.
+func (a *apiFront) setFaultRate(r float64, random bool) {
 	a.mu.Lock()
-	a.faultRate = r
+	a.faultRate, a.randomFault, a.calls, a.failed = r, random, 0, 0
 	a.mu.Unlock()
 }
 
@@ -91,12 +118,7 @@ func (a *apiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	a.mu.Lock()
 	l := a.phase
-	kind := noFault
-	status5xx := 0
-	if a.faultRate > 0 && a.rng.Float64() < a.faultRate {
-		kind = faultKind(1 + a.rng.IntN(3))
-		status5xx = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}[a.rng.IntN(3)]
-	}
+	kind, status5xx := a.nextFaultLocked()
 	a.mu.Unlock()
 	if l != nil {
 		l.mu.Lock()

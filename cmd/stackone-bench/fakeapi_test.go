@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func TestAPIFrontFaultsAndCallLog(t *testing.T) {
 	}
 
 	// Every call fails: each kind shows up, and each is one a client must retry.
-	front.setFaultRate(1)
+	front.setFaultRate(1, false)
 	seen := map[string]bool{}
 	for i := 0; i < 60; i++ {
 		resp, body, err := getLogs(t, srv.URL)
@@ -86,6 +87,51 @@ func TestAPIFrontFaultsAndCallLog(t *testing.T) {
 	}
 	if faults["429"]+faults["5xx"]+faults["truncated"] != 60 {
 		t.Errorf("faults = %v, want 60 in all", faults)
+	}
+}
+
+func TestFaultSequence(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rate    float64
+		calls   int
+		wantIdx []int // 1-based calls that fail
+	}{
+		{"one in four", 0.25, 12, []int{4, 8, 12}},
+		{"one in three", 1.0 / 3, 9, []int{3, 6, 9}},
+		{"all", 1, 3, []int{1, 2, 3}},
+		{"none", 0, 8, nil},
+		{"two in five", 0.4, 10, []int{3, 5, 8, 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAPIFront(nil, 1)
+			a.setFaultRate(tc.rate, false)
+			var failed []int
+			var kinds []faultKind
+			for i := 1; i <= tc.calls; i++ {
+				if k, _ := a.nextFaultLocked(); k != noFault {
+					failed = append(failed, i)
+					kinds = append(kinds, k)
+				}
+			}
+			if !slices.Equal(failed, tc.wantIdx) {
+				t.Errorf("failing calls %v, want %v", failed, tc.wantIdx)
+			}
+			// The kinds take turns, so three faults are one of each.
+			for i, k := range kinds {
+				if want := faultKind(1 + i%3); k != want {
+					t.Errorf("fault %d is kind %d, want %d", i, k, want)
+				}
+			}
+		})
+	}
+	// A new rate starts a new sequence.
+	a := newAPIFront(nil, 1)
+	a.setFaultRate(0.5, false)
+	a.nextFaultLocked()
+	a.setFaultRate(0.5, false)
+	if k, _ := a.nextFaultLocked(); k != noFault {
+		t.Error("the first call after setFaultRate(0.5) failed; the sequence did not restart")
 	}
 }
 

@@ -45,6 +45,7 @@ type settings struct {
 	MaxLate       time.Duration
 	Latency       time.Duration
 	FaultRate     float64
+	RandomFaults  bool
 	Duration      time.Duration
 	StragglerWait time.Duration
 	Timeout       time.Duration
@@ -144,7 +145,8 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	fs.Float64Var(&s.LateFraction, "late-fraction", s.LateFraction, "share of live logs indexed late")
 	fs.DurationVar(&s.MaxLate, "max-late", s.MaxLate, "a late log's event time is up to this much before it becomes visible")
 	fs.DurationVar(&s.Latency, "latency", s.Latency, "added to every API call")
-	fs.Float64Var(&s.FaultRate, "fault-rate", s.FaultRate, "share of API calls that fail: 429 with Retry-After: 1, 5xx or a cut-off body, in equal parts")
+	fs.Float64Var(&s.FaultRate, "fault-rate", s.FaultRate, "share of API calls that fail, evenly spread (0.25: every 4th): 429 with Retry-After: 1, 5xx and a cut-off body in turn")
+	fs.BoolVar(&s.RandomFaults, "random-faults", false, "draw which calls fail, and how, at random (seeded) instead of evenly")
 	fs.BoolVar(&s.CompareFaults, "compare-faults", s.CompareFaults, "first read the same backlog without faults, and report the ratio of the rates")
 	fs.DurationVar(&s.Duration, "duration", s.Duration, "how long live traffic runs")
 	fs.DurationVar(&s.StragglerWait, "straggler-wait", s.StragglerWait, "after live traffic stops, wait at most this long for the rest")
@@ -383,8 +385,8 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 		return nil, err
 	}
 	snk.expect(b.backlogIDs...)
-	b.api.setFaultRate(faultRate)
-	defer b.api.setFaultRate(0)
+	b.api.setFaultRate(faultRate, b.s.RandomFaults)
+	defer b.api.setFaultRate(0, false)
 
 	var pid atomic.Int64
 	sampleIO := func(p int) ioSample {
