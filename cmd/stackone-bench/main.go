@@ -232,7 +232,7 @@ func run(s settings) (*report, error) {
 			return nil, err
 		}
 		if !s.Keep {
-			defer os.RemoveAll(work)
+			defer func() { _ = os.RemoveAll(work) }()
 		}
 	}
 	b := &bench{s: s, work: work, backlog: map[string]time.Time{}}
@@ -245,7 +245,7 @@ func run(s settings) (*report, error) {
 	}
 	srv := &http.Server{Handler: b.api, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(countingListener{Listener: ln, n: &b.apiIn}) }()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	b.apiURL = "http://" + ln.Addr().String()
 
 	b.loadBacklog()
@@ -307,7 +307,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -371,7 +371,7 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -495,7 +495,7 @@ func (b *bench) runPython() (*phase, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	snk.expect(b.backlogIDs...)
 
 	var pid atomic.Int64

@@ -54,7 +54,7 @@ func procField(path, name string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	return parseProcField(f, name)
 }
 
@@ -156,13 +156,13 @@ func startChild(logPath string, logged *atomic.Int64, name string, args ...strin
 	w := countingWriter{w: lf, n: logged}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
-		lf.Close()
+		_ = lf.Close()
 		return nil, err
 	}
 	c := &child{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
-		lf.Close()
+		_ = lf.Close()
 		close(c.done)
 	}()
 	return c, nil

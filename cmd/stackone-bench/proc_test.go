@@ -57,7 +57,7 @@ func TestProcOfSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := f.Write(make([]byte, 10000)); err != nil {
 		t.Fatal(err)
 	}

@@ -500,7 +500,7 @@ func summarize(files []string, in io.Reader, out io.Writer) error {
 			return err
 		}
 		err = read(fh)
-		fh.Close()
+		_ = fh.Close()
 		if err != nil {
 			return err
 		}

@@ -24,7 +24,6 @@ type sink struct {
 	noID      int
 	requests  int
 	badBodies int
-	last      time.Time
 
 	expected        map[string]struct{}
 	expectedArrived int
@@ -49,7 +48,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.bad(w, err)
 			return
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		body = zr
 	default:
 		http.Error(w, "unsupported Content-Encoding "+enc, http.StatusUnsupportedMediaType)
@@ -103,7 +102,6 @@ func (s *sink) take(req plogotlp.ExportRequest, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
-	s.last = now
 	for i := 0; i < logs.ResourceLogs().Len(); i++ {
 		sls := logs.ResourceLogs().At(i).ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
@@ -126,14 +124,6 @@ func (s *sink) take(req plogotlp.ExportRequest, now time.Time) {
 			}
 		}
 	}
-}
-
-// arrivedAt reports when id first arrived.
-func (s *sink) arrivedAt(id string) (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.first[id]
-	return t, ok
 }
 
 type sinkTotals struct {
