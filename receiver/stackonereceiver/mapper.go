@@ -185,7 +185,7 @@ type exchange struct {
 
 type header struct {
 	name          span
-	first, values int // sc.values[first : first+values]
+	first, values int // sc.hvalues[first : first+values]
 }
 
 type unknownValue struct {
@@ -227,6 +227,11 @@ func (sc *scratch) reset(n int) {
 func (sc *scratch) release() {
 	sc.text, sc.b = "", nil
 	clear(sc.unknown[:cap(sc.unknown)])
+	// One entry with a huge escaped string or thousands of headers must not keep its buffers pooled for good.
+	const keep = 64 << 10
+	if cap(sc.unquoted) > keep || cap(sc.nameBuf) > keep || cap(sc.hvalues) > keep/8 || cap(sc.unknown) > keep/16 {
+		return
+	}
 	scratchPool.Put(sc)
 }
 
