@@ -10,13 +10,31 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestPacerSpacesCallsWithoutBurst(t *testing.T) {
-	for perMinute, perSecond := range map[int]float64{60: 1, 1: 1.0 / 60, 600: 10, 1000: 1000.0 / 60} {
-		p := newPacer(perMinute, time.Now, sleepCtx)
-		assert.InDelta(t, perSecond, float64(p.limiter.Limit()), 1e-9, "%d/min", perMinute)
-		// No burst: calls are spaced 60/perMinute seconds apart, so no 60-second window holds more than the budget.
-		assert.Equal(t, 1, p.limiter.Burst(), "%d/min", perMinute)
+func TestPacerNeverExceedsTheBudgetInAnyMinute(t *testing.T) {
+	const perMinute = 5
+	clock := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	p := newPacer(perMinute, time.Now, sleepCtx)
+	p.clock = func() time.Time { return clock }
+	p.sleep = func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }
+	var sent []time.Time
+	for range 4 * perMinute {
+		require.NoError(t, p.acquire(context.Background()))
+		sent = append(sent, clock)
+		clock = clock.Add(time.Second) // each call takes a second
 	}
+	for i := range sent {
+		inWindow := 0
+		for _, at := range sent[i:] {
+			if at.Sub(sent[i]) < time.Minute {
+				inWindow++
+			}
+		}
+		assert.LessOrEqual(t, inWindow, perMinute, "calls in the minute from %s", sent[i])
+	}
+	// The budget is spent at once when there is work, not one call every 12 seconds.
+	assert.Equal(t, 4*time.Second, sent[perMinute-1].Sub(sent[0]))
+	// and it is all spent: four minutes of calls in four minutes, less the last one's second
+	assert.Less(t, sent[len(sent)-1].Sub(sent[0]), 4*time.Minute)
 }
 
 func TestPacerPauseHoldsEveryCaller(t *testing.T) {
