@@ -106,24 +106,36 @@ func (r urlRedactor) redact(s string) string {
 
 	rest, frag, hasFrag := strings.Cut(s, "#")
 	rest, query, hasQuery := strings.Cut(rest, "?")
-	out := rest
-	if i, j := userInfoSpan(rest, valid); i < j {
-		out = rest[:i] + redacted + ":" + redacted + "@" + rest[j:]
+	i, j := userInfoSpan(rest, valid)
+	q := query
+	if hasQuery {
+		q = r.redactPairs(query, !valid)
+	}
+	f, keepFrag := frag, hasFrag && valid
+	if keepFrag && strings.Contains(frag, "=") {
+		f = r.redactPairs(frag, false)
+	}
+	if i == j && q == query && keepFrag == hasFrag && f == frag {
+		return s // the usual case: nothing to rewrite, nothing allocated
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 32)
+	if i < j {
+		b.WriteString(rest[:i])
+		b.WriteString(redacted + ":" + redacted + "@")
+		b.WriteString(rest[j:])
+	} else {
+		b.WriteString(rest)
 	}
 	if hasQuery {
-		q := r.redactPairs(query, !valid)
-		out += "?" + q
+		b.WriteByte('?')
+		b.WriteString(q)
 	}
-	if hasFrag && valid {
-		if strings.Contains(frag, "=") {
-			frag = r.redactPairs(frag, false)
-		}
-		out += "#" + frag
+	if keepFrag {
+		b.WriteByte('#')
+		b.WriteString(f)
 	}
-	if out == s {
-		return s
-	}
-	return out
+	return b.String()
 }
 
 // userInfoSpan is the user info of a URL without query and fragment, as rest[i:j] including the '@'
