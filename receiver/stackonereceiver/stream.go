@@ -369,18 +369,13 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 	observedAt := s.now()
 	observed := pcommon.NewTimestampFromTime(observedAt)
 	ld, lrs := s.mapper.newLogs()
+	lrs.EnsureCapacity(len(page.Entries))
 	keep := make([]bool, len(page.Entries))
 	out := make([]fresh, 0, len(page.Entries))
 	inPage := make(map[uint64]bool, len(page.Entries))
 	dups, invalid, badTime := 0, 0, 0
 	for i, raw := range page.Entries {
 		m := s.mapper.appendRecord(lrs, s.schema, raw, observed)
-		if m.invalid > 0 {
-			invalid++
-		}
-		if m.badTime {
-			badTime++
-		}
 		if m.time.IsZero() {
 			r.timeless = true
 		}
@@ -404,6 +399,12 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		}
 		inPage[id] = true
 		keep[i] = true
+		if m.invalid > 0 {
+			invalid++
+		}
+		if m.badTime {
+			badTime++
+		}
 		at := m.time
 		if at.IsZero() {
 			at = observedAt
@@ -412,14 +413,6 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 	}
 	if dups > 0 {
 		s.tel.duplicates(ctx, dups)
-	}
-	if invalid > 0 {
-		s.tel.malformed(ctx, "invalid_field", invalid)
-		s.sampled.Warn("Emitted entries without fields whose values had an unexpected type", zap.String("stream", s.name), zap.Int("entries", invalid))
-	}
-	if badTime > 0 {
-		s.tel.malformed(ctx, "invalid_time", badTime)
-		s.sampled.Warn("Emitted entries whose event time does not parse, without a timestamp", zap.String("stream", s.name), zap.Int("entries", badTime))
 	}
 	if len(out) == 0 {
 		return newest, nil
@@ -436,6 +429,15 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		return newest, err
 	}
 	s.tel.emitted(ctx, len(out))
+	// Counted once emitted, so a page the pipeline refused and a re-read do not count twice.
+	if invalid > 0 {
+		s.tel.malformed(ctx, "invalid_field", invalid)
+		s.sampled.Warn("Emitted entries without fields whose values had an unexpected type", zap.String("stream", s.name), zap.Int("entries", invalid))
+	}
+	if badTime > 0 {
+		s.tel.malformed(ctx, "invalid_time", badTime)
+		s.sampled.Warn("Emitted entries whose event time does not parse, without a timestamp", zap.String("stream", s.name), zap.Int("entries", badTime))
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
