@@ -78,6 +78,11 @@ func TestCollectorConfigRender(t *testing.T) {
 			t.Errorf("config lacks %q:\n%s", want, out)
 		}
 	}
+	shipped := base
+	shipped.ExporterYAML = shippedExporterYAML
+	if out := shipped.render(); !strings.Contains(out, "endpoint: \"http://127.0.0.1:2\"\n    compression_params: {level: 1}\n") {
+		t.Errorf("the exporter block lacks the shipped compression:\n%s", out)
+	}
 }
 
 func equalYAML(a, b any) bool {

@@ -51,6 +51,7 @@ type settings struct {
 	Timeout       time.Duration
 	Overrides     map[string]string
 	ExtraYAML     string
+	ExporterYAML  string
 	ActionLogs    bool
 	WithPython    bool
 	CompareFaults bool
@@ -169,6 +170,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	}
 	fs.StringVar(&s.ExtraYAML, "receiver-yaml", "", "more YAML for the receiver block, e.g. 'catch_up: {concurrency: 4}'")
 	yamlFile := fs.String("receiver-yaml-file", "", "a file of YAML for the receiver block")
+	fs.StringVar(&s.ExporterYAML, "exporter-yaml", shippedExporterYAML, "more YAML for the otlp_http exporter block; the default is what config.example.yaml ships, '' leaves the exporter on its own defaults (gzip level 6)")
 	fs.BoolVar(&s.ActionLogs, "action-logs", false, "leave the action-logs stream on (the fake holds none)")
 	fs.BoolVar(&s.WithPython, "with-python", s.WithPython, "run the Python sync worker on the same backlog after the collector")
 	fs.IntVar(&s.DefaultBudget, "default-budget", 60, "the receiver's default max_requests_per_minute, to check against when not overridden")
@@ -378,7 +380,7 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 	}
 	cfg := collectorConfig{
 		APIEndpoint: b.apiURL, APIKey: apiKey, StorageDir: storage, SinkURL: sinkURL, MetricsPort: port,
-		Overrides: b.s.Overrides, ActionLogs: b.s.ActionLogs, ExtraYAML: b.s.ExtraYAML,
+		Overrides: b.s.Overrides, ActionLogs: b.s.ActionLogs, ExtraYAML: b.s.ExtraYAML, ExporterYAML: b.s.ExporterYAML,
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg.render()), 0o600); err != nil {

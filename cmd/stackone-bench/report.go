@@ -270,7 +270,7 @@ func (r *report) json() map[string]any {
 		"settings": map[string]any{
 			"backlog": s.Backlog, "backlog_span": s.BacklogSpan.String(), "rate": s.Rate, "late_fraction": s.LateFraction,
 			"max_late": s.MaxLate.String(), "latency": s.Latency.String(), "fault_rate": s.FaultRate,
-			"duration": s.Duration.String(), "receiver_overrides": s.Overrides, "receiver_yaml": s.ExtraYAML,
+			"duration": s.Duration.String(), "receiver_overrides": s.Overrides, "receiver_yaml": s.ExtraYAML, "exporter_yaml": s.ExporterYAML,
 		},
 		"values": vals,
 	}
