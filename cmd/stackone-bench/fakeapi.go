@@ -96,15 +96,6 @@ func (l *callLog) snapshot() (times []time.Time, pages int, faults map[string]in
 	return append([]time.Time(nil), l.times...), l.pages, f
 }
 
-func (l *callLog) first() (time.Time, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.times) == 0 {
-		return time.Time{}, false
-	}
-	return l.times[0], true
-}
-
 type faultKind int
 
 const (

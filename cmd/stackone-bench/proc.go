@@ -246,7 +246,7 @@ func parseProm(r io.Reader) ([]promSample, error) {
 			continue
 		}
 		s := promSample{Labels: map[string]string{}}
-		rest := line
+		var rest string
 		if i := strings.IndexByte(line, '{'); i >= 0 {
 			j := strings.LastIndexByte(line, '}')
 			if j < i {

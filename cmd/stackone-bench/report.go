@@ -289,7 +289,7 @@ func (r *report) print(w io.Writer) {
 	s := r.Settings
 	fmt.Fprintf(w, "\n== stackone-bench %s: %s\n", s.Scenario, r.describe())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trecords\trec/s\tCPU s\tCPU s/100k\tpeak RSS MB\trequests\tmax req/60s\tbudget\tdelay max\tdelay p99\tmissing\tdup\tckpt B/page\tfile B/page\telapsed\t")
+	_, _ = fmt.Fprintln(tw, "phase\trecords\trec/s\tCPU s\tCPU s/100k\tpeak RSS MB\trequests\tmax req/60s\tbudget\tdelay max\tdelay p99\tmissing\tdup\tckpt B/page\tfile B/page\telapsed\t")
 	for _, p := range r.Phases {
 		rps, rpsOK := p.recordsPerSec()
 		c100, cOK := p.cpuPer100k()

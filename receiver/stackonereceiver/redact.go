@@ -98,7 +98,7 @@ type urlRedactor struct {
 // #access_token=... carries credentials in OAuth implicit flows). A URL that does not parse keeps no user info,
 // no query value and no fragment at all, since what is a secret in it cannot be told reliably.
 func (r urlRedactor) redact(s string) string {
-	if strings.IndexAny(s, "@?#") < 0 {
+	if !strings.ContainsAny(s, "@?#") {
 		return s // nothing that can hold a credential
 	}
 	_, err := url.Parse(s)
