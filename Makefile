@@ -53,7 +53,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzDecodePage -fuzztime 10s ./$(RECEIVER)/
 
 ## test: everything CI runs
-test: vet test-unit fuzz test-contract test-e2e
+test: vet lint test-unit fuzz test-contract test-e2e
 
 ## bench: every benchmark of the receiver, BENCH_COUNT separate runs; then medians per benchmark, and decode+map of
 ##   one 100-entry page and the encoding/json baseline as multiples of the jsontext tokenize floor of the same run
