@@ -102,11 +102,9 @@ func TestStoredVersionOnePositionIsMigrated(t *testing.T) {
 	}
 	watermark := now.Add(-4*time.Minute + 9*time.Second).UTC().Format(time.RFC3339Nano)
 	v1 := fmt.Sprintf(`{"version":1,"watermark":%q,"seen":{%s}}`, watermark, seen)
-	ext := w.host.GetExtensions()[w.storage].(storage.Extension)
-	c, err := ext.GetClient(context.Background(), component.KindReceiver, component.NewID(metadata.Type), "")
-	require.NoError(t, err)
-	require.NoError(t, c.Set(context.Background(), "position.request_logs", []byte(v1)))
-	require.NoError(t, c.Close(context.Background()))
+	w.withStorage(func(c storage.Client) {
+		require.NoError(t, c.Set(context.Background(), "position.request_logs", []byte(v1)))
+	})
 
 	sink := new(consumertest.LogsSink)
 	r := w.start(w.config(), sink)

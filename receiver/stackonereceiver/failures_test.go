@@ -22,7 +22,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
-	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadata"
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadatatest"
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
 )
@@ -365,12 +364,9 @@ func TestCorruptOrUnknownCheckpointStartsFromLookback(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t, stackonefake.Options{})
 			backlog := w.fake.GenerateRequestLogs(20, time.Now().Add(-30*time.Minute), 10*time.Second, 18)
-			ext := w.host.GetExtensions()[w.storage].(storage.Extension)
-			id := component.NewID(metadata.Type)
-			c, err := ext.GetClient(context.Background(), component.KindReceiver, id, "")
-			require.NoError(t, err)
-			require.NoError(t, c.Set(context.Background(), "position.request_logs", []byte(value)))
-			require.NoError(t, c.Close(context.Background()))
+			w.withStorage(func(c storage.Client) {
+				require.NoError(t, c.Set(context.Background(), "position.request_logs", []byte(value)))
+			})
 
 			sink := new(consumertest.LogsSink)
 			r := w.start(w.config(), sink)

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
@@ -276,4 +277,15 @@ func stopAfterPages(t *testing.T, sink *consumertest.LogsSink, n int) (consumer.
 		}
 		return nil
 	}), stopping
+}
+
+// withStorage runs f with a client of the world's storage, the one a receiver with the default id gets; it is
+// closed afterwards, so a receiver started later can open the same store.
+func (w *world) withStorage(f func(c storage.Client)) {
+	w.t.Helper()
+	ext := w.host.GetExtensions()[w.storage].(storage.Extension)
+	c, err := ext.GetClient(context.Background(), component.KindReceiver, component.NewID(metadata.Type), "")
+	require.NoError(w.t, err)
+	defer func() { require.NoError(w.t, c.Close(context.Background())) }()
+	f(c)
 }

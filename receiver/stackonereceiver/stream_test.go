@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -19,7 +18,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
-	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadata"
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadatatest"
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
 )
@@ -36,12 +34,12 @@ func (r *run) position(stream string) *position {
 // position reads what a stream stored, after its receiver stopped.
 func (w *world) position(stream string) *position {
 	w.t.Helper()
-	ext := w.host.GetExtensions()[w.storage].(storage.Extension)
-	c, err := ext.GetClient(context.Background(), component.KindReceiver, component.NewID(metadata.Type), "")
-	require.NoError(w.t, err)
-	defer func() { require.NoError(w.t, c.Close(context.Background())) }()
-	p, err := (&positionStore{client: c, key: "position." + stream}).load(context.Background())
-	require.NoError(w.t, err)
+	var p *position
+	w.withStorage(func(c storage.Client) {
+		var err error
+		p, err = (&positionStore{client: c, key: "position." + stream}).load(context.Background())
+		require.NoError(w.t, err)
+	})
 	require.NotNil(w.t, p)
 	return p
 }
