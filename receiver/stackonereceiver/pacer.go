@@ -6,30 +6,72 @@ import (
 	"time"
 )
 
-// budgetWindow is the span max_requests_per_minute is counted over.
-const budgetWindow = time.Minute
+const (
+	// budgetWindow is the span max_requests_per_minute is counted over.
+	budgetWindow = time.Minute
+	// burstWindow spreads the budget: at most a sixth of it goes out in any 10 seconds, so a sweep or a
+	// catch-up starts at once but a minute's budget is not spent in its first second and then nothing.
+	burstWindow = 10 * time.Second
+)
 
 // pacer spends the API key's request budget. Every call, from every stream and catch-up slice, waits here
 // first: for the pause the server last asked for (the limit is per key, so a 429 on one stream holds them
-// all), then for a free slot among the last max_requests_per_minute calls.
+// all), then for a free slot in the budget.
 type pacer struct {
 	now  func() time.Time
 	wait func(ctx context.Context, d time.Duration) error
 
 	mu          sync.Mutex
 	pausedUntil time.Time
-	// sent holds the send times of the last max_requests_per_minute calls, a ring from next: a call may go
-	// once the oldest of them is a minute old. No 60-second window ever holds more calls than the budget, yet
-	// a sweep or a catch-up may spend the budget at once rather than one call every 60/budget seconds.
-	sent []time.Time
-	next int
+	// minute holds the send times of the last max_requests_per_minute calls: a call may go once the oldest is a
+	// minute old, so no 60-second window ever holds more calls than the budget. burst does the same for a
+	// sixth of the budget over 10 seconds.
+	minute, burst sendLog
 	// clock and sleep measure the budget in real time, whatever clock the rest of the receiver runs on.
 	clock func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
+// sendLog is a ring of the last len(at) send times.
+type sendLog struct {
+	at   []time.Time
+	next int
+	span time.Duration
+}
+
+func newSendLog(calls int, span time.Duration) sendLog {
+	return sendLog{at: make([]time.Time, max(1, calls)), span: span}
+}
+
+// free is when the next call fits.
+func (l *sendLog) free() time.Time {
+	if oldest := l.at[l.next]; !oldest.IsZero() {
+		return oldest.Add(l.span)
+	}
+	return time.Time{}
+}
+
+// take records a call at t and returns what it replaced, to give the slot back.
+func (l *sendLog) take(t time.Time) (slot int, previous time.Time) {
+	slot, previous = l.next, l.at[l.next]
+	l.at[slot] = t
+	l.next = (l.next + 1) % len(l.at)
+	return slot, previous
+}
+
+func (l *sendLog) giveBack(slot int, t, previous time.Time) {
+	if l.at[slot].Equal(t) {
+		l.at[slot] = previous
+	}
+}
+
 func newPacer(perMinute int, now func() time.Time, wait func(context.Context, time.Duration) error) *pacer {
-	return &pacer{now: now, wait: wait, sent: make([]time.Time, perMinute), clock: time.Now, sleep: sleepCtx}
+	perBurst := (perMinute + 5) / 6 // rounded up: the minute's log still caps the total
+	return &pacer{
+		now: now, wait: wait, clock: time.Now, sleep: sleepCtx,
+		minute: newSendLog(perMinute, budgetWindow),
+		burst:  newSendLog(perBurst, burstWindow),
+	}
 }
 
 // acquire returns when the next call may be sent.
@@ -50,29 +92,24 @@ func (p *pacer) acquire(ctx context.Context) error {
 	return p.reserve(ctx)
 }
 
-// reserve takes the next slot in the budget, waiting for it when the last budget's worth of calls all fall
-// within the past minute. A caller whose context ends first gives its slot back.
+// reserve takes the next slot in the budget, waiting for it when the last calls fill the window. A caller
+// whose context ends first gives its slot back.
 func (p *pacer) reserve(ctx context.Context) error {
 	p.mu.Lock()
 	now := p.clock()
-	at := now
-	if oldest := p.sent[p.next]; !oldest.IsZero() {
-		at = laterOf(now, oldest.Add(budgetWindow))
-	}
+	at := laterOf(now, laterOf(p.minute.free(), p.burst.free()))
 	if deadline, ok := ctx.Deadline(); ok && at.After(deadline) {
 		p.mu.Unlock()
 		return context.DeadlineExceeded
 	}
-	slot, previous := p.next, p.sent[p.next]
-	p.sent[slot] = at
-	p.next = (p.next + 1) % len(p.sent)
+	mSlot, mPrev := p.minute.take(at)
+	bSlot, bPrev := p.burst.take(at)
 	p.mu.Unlock()
 	if d := at.Sub(now); d > 0 {
 		if err := p.sleep(ctx, d); err != nil {
 			p.mu.Lock()
-			if p.sent[slot].Equal(at) {
-				p.sent[slot] = previous
-			}
+			p.minute.giveBack(mSlot, at, mPrev)
+			p.burst.giveBack(bSlot, at, bPrev)
 			p.mu.Unlock()
 			return err
 		}

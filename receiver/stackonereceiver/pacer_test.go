@@ -2,6 +2,7 @@ package stackonereceiver
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -11,30 +12,38 @@ import (
 )
 
 func TestPacerNeverExceedsTheBudgetInAnyMinute(t *testing.T) {
-	const perMinute = 5
-	clock := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	p := newPacer(perMinute, time.Now, sleepCtx)
-	p.clock = func() time.Time { return clock }
-	p.sleep = func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }
-	var sent []time.Time
-	for range 4 * perMinute {
-		require.NoError(t, p.acquire(context.Background()))
-		sent = append(sent, clock)
-		clock = clock.Add(time.Second) // each call takes a second
-	}
-	for i := range sent {
-		inWindow := 0
-		for _, at := range sent[i:] {
-			if at.Sub(sent[i]) < time.Minute {
-				inWindow++
+	for _, perMinute := range []int{1, 5, 60, 100} {
+		t.Run(fmt.Sprintf("%d per minute", perMinute), func(t *testing.T) {
+			clock := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+			p := newPacer(perMinute, time.Now, sleepCtx)
+			p.clock = func() time.Time { return clock }
+			p.sleep = func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }
+			var sent []time.Time
+			for range 4 * perMinute {
+				require.NoError(t, p.acquire(context.Background()))
+				sent = append(sent, clock)
+				clock = clock.Add(50 * time.Millisecond) // each call takes a moment
 			}
-		}
-		assert.LessOrEqual(t, inWindow, perMinute, "calls in the minute from %s", sent[i])
+			burst := (perMinute + 5) / 6
+			for i := range sent {
+				inMinute, inBurst := 0, 0
+				for _, at := range sent[i:] {
+					if at.Sub(sent[i]) < time.Minute {
+						inMinute++
+					}
+					if at.Sub(sent[i]) < 10*time.Second {
+						inBurst++
+					}
+				}
+				assert.LessOrEqual(t, inMinute, perMinute, "calls in the minute from %s", sent[i])
+				assert.LessOrEqual(t, inBurst, burst, "calls in the 10 s from %s", sent[i])
+			}
+			// With work queued the whole budget is spent: four budgets take about four minutes, not more.
+			assert.Less(t, sent[len(sent)-1].Sub(sent[0]), 4*time.Minute)
+			// A sweep starts at once: the first sixth of the budget goes out without waiting.
+			assert.Equal(t, time.Duration(burst-1)*50*time.Millisecond, sent[burst-1].Sub(sent[0]))
+		})
 	}
-	// The budget is spent at once when there is work, not one call every 12 seconds.
-	assert.Equal(t, 4*time.Second, sent[perMinute-1].Sub(sent[0]))
-	// and it is all spent: four minutes of calls in four minutes, less the last one's second
-	assert.Less(t, sent[len(sent)-1].Sub(sent[0]), 4*time.Minute)
 }
 
 func TestPacerPauseHoldsEveryCaller(t *testing.T) {
