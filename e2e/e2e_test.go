@@ -24,11 +24,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/stackone-otel/otelcol-stackone/e2e/internal/e2etest"
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 )
 
 const (
-	binEnv = "OTELCOL_STACKONE_BIN"
 	// requestLogEvent is the EventName of the records this test follows.
 	requestLogEvent = "stackone.request_log"
 	apiKey          = "e2e-key"
@@ -50,26 +50,10 @@ const (
 	pollEvery    = 20 * time.Millisecond
 )
 
-func collectorBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv(binEnv)
-	if bin == "" {
-		t.Skipf("%s is not set: the end-to-end test runs the built distribution; use `make test-e2e`, or build with `make build` and run %s=$PWD/_build/otelcol-stackone go test -count=1 -v ./e2e/", binEnv, binEnv)
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		t.Fatalf("%s=%s: %v (run `make build` first)", binEnv, bin, err)
-	}
-	return abs
-}
-
 // TestRestartMidBackfill stops the collector in the middle of a backfill, once abruptly and once gracefully,
 // restarts it on the same storage directory and output file, and checks what reached the file.
 func TestRestartMidBackfill(t *testing.T) {
-	bin := collectorBinary(t)
+	bin := e2etest.CollectorBinary(t, "test-e2e", "./e2e/")
 	for _, tc := range []struct {
 		name   string
 		signal syscall.Signal

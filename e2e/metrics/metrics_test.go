@@ -35,11 +35,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stackone-otel/otelcol-stackone/e2e/internal/e2etest"
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 )
 
 const (
-	binEnv = "OTELCOL_STACKONE_BIN"
 	apiKey = "metrics-e2e-key"
 	// ruleFor replaces every `for:` of the shipped rules in the test's copy: the rules' expressions and
 	// thresholds are the shipped ones, only the time a condition must hold is shortened (promtool's unit tests
@@ -98,7 +98,7 @@ var riskLevels = []struct {
 const actionRunsPerAction = 100
 
 func TestMetricsChain(t *testing.T) {
-	bin := collectorBinary(t)
+	bin := e2etest.CollectorBinary(t, "test-metrics", "./e2e/metrics/")
 	promBin := tool(t, "PROMETHEUS_BIN", "prometheus")
 	amBin := tool(t, "ALERTMANAGER_BIN", "prometheus-alertmanager", "alertmanager")
 	started := time.Now()
@@ -657,22 +657,6 @@ service:
 		"STACKONE_STORAGE_DIR=" + filepath.Join(dir, "storage"),
 		"STACKONE_METRICS_BY_ACCOUNT=true",
 	}, "--config", filepath.Join(root, "config.metrics.yaml"), "--config", path)
-}
-
-func collectorBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv(binEnv)
-	if bin == "" {
-		t.Skipf("%s is not set: this test runs the built distribution; use `make test-metrics` (or `make build` and %s=$PWD/_build/otelcol-stackone go test -count=1 -v ./e2e/metrics/)", binEnv, binEnv)
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		t.Fatalf("%s=%s: %v (run `make build` first)", binEnv, bin, err)
-	}
-	return abs
 }
 
 // tool finds a server binary: the environment variable, else the first name on PATH.
