@@ -155,20 +155,15 @@ func (s *stream) setPosition(p *position) {
 // re-reading the late-arrival window when a sweep is due.
 func (s *stream) poll(ctx context.Context) error {
 	for {
-		if err := s.catchUp(ctx); err != nil {
+		// A long catch-up can leave the stream far behind again: plan anew until it is not.
+		behind, err := s.catchUp(ctx)
+		if err != nil {
 			return err
 		}
-		if !s.behind() {
+		if !behind {
 			return s.pollLive(ctx)
 		}
 	}
-}
-
-// behind reports whether the stream is far enough behind to read the backlog in slices.
-func (s *stream) behind() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.pos.Slices) > 0 || s.now().Add(-s.cfg.window).Sub(s.pos.Frontier) > s.cfg.catchUpAfter
 }
 
 // pollLive reads from the frontier to the end of the stream. A sweep starts earlier, a late-arrival window before
@@ -216,14 +211,15 @@ func (s *stream) pruneBefore() time.Time {
 }
 
 // catchUp reads the backlog as time slices, catch_up.concurrency at a time, each resumable from its own
-// progress. The slices end a late-arrival window before now, so nothing inside them can still arrive late.
-func (s *stream) catchUp(ctx context.Context) error {
+// progress. The slices end a late-arrival window before now, so nothing inside them can still arrive late. It
+// reports false, reading nothing, when the stream is not behind.
+func (s *stream) catchUp(ctx context.Context) (bool, error) {
 	s.mu.Lock()
 	if len(s.pos.Slices) == 0 {
 		to := s.now().Add(-s.cfg.window)
 		if to.Sub(s.pos.Frontier) <= s.cfg.catchUpAfter {
 			s.mu.Unlock()
-			return nil
+			return false, nil
 		}
 		s.pos.Slices = planSlices(s.pos.Frontier, to, s.cfg.concurrency*slicesPerWorker)
 		s.log.Info("Reading the backlog in parallel time slices", zap.String("stream", s.name),
@@ -268,9 +264,9 @@ feed:
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return err
+		return true, err
 	}
-	return ctx.Err()
+	return true, ctx.Err()
 }
 
 func (s *stream) readSlice(ctx context.Context, sl *slice) error {
