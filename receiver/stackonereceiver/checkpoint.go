@@ -207,7 +207,7 @@ func (s *positionStore) load(ctx context.Context) (*position, error) {
 		if op.Value == nil {
 			continue // pruned: pages age out in any order
 		}
-		pg, err := decodePage(op.Value)
+		pg, err := decodeSeenPage(op.Value)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %q: %v", errCorruptPosition, op.Key, err)
 		}
@@ -245,7 +245,7 @@ func (s *positionStore) save(ctx context.Context, p *position) (int, error) {
 	n := len(header)
 	for _, seq := range p.seen.dirty {
 		if pg, ok := p.seen.pages[seq]; ok {
-			v := encodePage(pg)
+			v := encodeSeenPage(pg)
 			ops = append(ops, storage.SetOperation(s.pageKey(seq), v))
 			n += len(v)
 		}
@@ -261,7 +261,7 @@ func (s *positionStore) save(ctx context.Context, p *position) (int, error) {
 }
 
 // A page record is the page's newest event time then its ids, 8 bytes each, little-endian.
-func encodePage(pg *seenPage) []byte {
+func encodeSeenPage(pg *seenPage) []byte {
 	b := make([]byte, 8+8*len(pg.ids))
 	binary.LittleEndian.PutUint64(b, uint64(pg.newest))
 	for i, id := range pg.ids {
@@ -270,7 +270,7 @@ func encodePage(pg *seenPage) []byte {
 	return b
 }
 
-func decodePage(b []byte) (*seenPage, error) {
+func decodeSeenPage(b []byte) (*seenPage, error) {
 	if len(b) < 8 || len(b)%8 != 0 {
 		return nil, fmt.Errorf("page record of %d bytes", len(b))
 	}
