@@ -261,11 +261,10 @@ func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 			errs = append(errs, s.saveFinal(ctx))
 		}
 	case <-ctx.Done():
-		r.abandon()
 		errs = append(errs, fmt.Errorf("stackone: a page was still in the pipeline when the shutdown deadline passed; it will be read again at the next start: %w", ctx.Err()))
 	}
 	if r.abandon != nil {
-		r.abandon()
+		r.abandon() // past the deadline, a pipeline call still running is cancelled
 	}
 	if r.storage != nil {
 		errs = append(errs, r.storage.Close(context.WithoutCancel(ctx)))
