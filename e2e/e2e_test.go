@@ -35,9 +35,10 @@ const (
 	// backfill is how many request logs the fake holds, spread over the last hour.
 	backfill = 1500
 	pageSize = 50
-	// requestsPerMinute paces the receiver at 5 requests/s (burst 5, shared by its streams), so the 30-page
-	// backfill takes ~5 s and a kill "mid-backfill" has seconds of room rather than milliseconds.
-	requestsPerMinute = 300
+	// requestsPerMinute lets the receiver send 20 calls at once and then 20 every 10 s (a sixth of the budget
+	// per 10 s), so the backfill of about 40 calls (30 pages, split by the catch-up slices) spans two pauses and a
+	// kill "mid-backfill" has seconds of room rather than milliseconds.
+	requestsPerMinute = 120
 	// killAfter is how many distinct ids must be exported before the first run is stopped: several pages, so a
 	// restart that ignored its stored position would re-export far more than one page and fail the test.
 	killAfter = 4 * pageSize
