@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -155,29 +154,11 @@ func TestFaultDelayEndsWithTheClient(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
-// rawDo sends one authenticated request and reads the whole answer.
-func rawDo(t *testing.T, ts *httptest.Server, method, path, body string) (*http.Response, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, ts.URL+path, rd)
-	require.NoError(t, err)
-	req.SetBasicAuth(testKey, "")
-	resp, err := ts.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp, b
-}
-
 func TestFaultBodySize(t *testing.T) {
 	fake, ts := newTestServer(t, Options{})
 	fake.GenerateRequestLogs(5, t0, time.Second, 1)
 	fake.GenerateActionLogs(5, t0, time.Second, 1)
-	_, plain := rawDo(t, ts, http.MethodGet, "/requests/logs", "")
+	_, plain := do(t, ts, http.MethodGet, "/requests/logs", nil, "")
 	realSize := len(plain)
 	tests := []struct {
 		name     string
@@ -198,7 +179,7 @@ func TestFaultBodySize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake.InjectFault(Fault{Path: tt.path, Status: tt.status, BodySize: tt.size, Chunked: tt.chunked})
-			resp, body := rawDo(t, ts, tt.method, tt.path, "")
+			resp, body := do(t, ts, tt.method, tt.path, nil, "")
 			wantStatus := cmp.Or(tt.status, http.StatusOK)
 			require.Equal(t, wantStatus, resp.StatusCode)
 			require.Len(t, body, tt.wantSize)
@@ -220,7 +201,7 @@ func TestFaultBodySize(t *testing.T) {
 			}
 		})
 	}
-	_, after := rawDo(t, ts, http.MethodGet, "/requests/logs", "")
+	_, after := do(t, ts, http.MethodGet, "/requests/logs", nil, "")
 	require.Equal(t, plain, after, "one-shot: the next answer is the real one")
 }
 
@@ -241,7 +222,7 @@ func TestFaultTinyObjects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake, ts := newTestServer(t, Options{})
 			fake.InjectFault(Fault{TinyObjects: tt.n, Chunked: tt.chunked})
-			resp, body := rawDo(t, ts, tt.method, tt.path, "")
+			resp, body := do(t, ts, tt.method, tt.path, nil, "")
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			require.True(t, json.Valid(body))
 			require.Equal(t, tt.n, bytes.Count(body, []byte("{}")))
