@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -43,14 +44,29 @@ type stackoneReceiver struct {
 	waitPoll func(ctx context.Context, d time.Duration) error
 	// catchUpAfter is a seam too: most tests read a small backlog in one query.
 	catchUpAfter time.Duration
+	// budgetClock and budgetSleep measure the request budget; real time even when tests skip the other waits.
+	budgetClock func() time.Time
+	budgetSleep func(ctx context.Context, d time.Duration) error
+	// newGroup starts and joins the receiver's goroutines, and httpClient, when set, replaces the one built
+	// from the configuration: the simulation test runs every goroutine one at a time on its own transport.
+	newGroup   func() group
+	httpClient *http.Client
 
 	storage storage.Client
 	streams []*stream
 	cancel  context.CancelFunc
 	// abandon cancels the pipeline calls in flight: only when the shutdown deadline has passed.
 	abandon context.CancelFunc
-	wg      sync.WaitGroup
+	running group
 }
+
+// group runs goroutines and waits for them; *sync.WaitGroup is one.
+type group interface {
+	Go(f func())
+	Wait()
+}
+
+func newWaitGroup() group { return new(sync.WaitGroup) }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stackoneReceiver, error) {
 	obsrecv, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
@@ -80,6 +96,9 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stack
 		wait:         sleepCtx,
 		waitPoll:     sleepCtx,
 		catchUpAfter: defaultCatchUpAfter,
+		budgetClock:  time.Now,
+		budgetSleep:  sleepCtx,
+		newGroup:     newWaitGroup,
 	}, nil
 }
 
@@ -95,9 +114,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error {
-	httpClient, err := r.cfg.ToClient(ctx, host.GetExtensions(), r.settings.TelemetrySettings)
-	if err != nil {
-		return fmt.Errorf("stackone: building HTTP client: %w", err)
+	httpClient := r.httpClient
+	if httpClient == nil {
+		var err error
+		if httpClient, err = r.cfg.ToClient(ctx, host.GetExtensions(), r.settings.TelemetrySettings); err != nil {
+			return fmt.Errorf("stackone: building HTTP client: %w", err)
+		}
 	}
 	// Requests are paced by the receiver (pacer.go), which sees every stream's calls.
 	client, err := stackoneapi.NewClient(httpClient, r.cfg.Endpoint, string(r.cfg.APIKey), userAgent(), stackoneapi.WithMaxResponseSize(r.cfg.MaxResponseSize))
@@ -121,12 +143,9 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 	if err := r.registerGauges(); err != nil {
 		return err
 	}
+	r.running = r.newGroup()
 	for _, s := range r.streams {
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			s.run(runCtx)
-		}()
+		r.running.Go(func() { s.run(runCtx) })
 	}
 	return nil
 }
@@ -136,6 +155,7 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx context.Context) []*stream {
 	cfg := r.cfg
 	pacer := newPacer(cfg.MaxRequestsPerMinute, r.now, r.wait)
+	pacer.clock, pacer.sleep = r.budgetClock, r.budgetSleep
 	retry := &retrier{cfg: cfg.BackOff, now: r.now, wait: r.wait, pacer: pacer}
 	settings := streamSettings{
 		pollInterval:  cfg.PollInterval,
@@ -164,6 +184,7 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 			tel:      newStreamTelemetry(r.telemetry, s.stream),
 			now:      r.now,
 			waitPoll: r.waitPoll,
+			newGroup: r.newGroup,
 			log:      r.settings.Logger,
 			sampled:  r.sampled,
 		}
@@ -251,7 +272,9 @@ func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() {
-		r.wg.Wait()
+		if r.running != nil {
+			r.running.Wait()
+		}
 		close(done)
 	}()
 	var errs []error

@@ -58,6 +58,7 @@ type stream struct {
 	now     func() time.Time
 	// waitPoll is the pause between polls (a seam for tests, which step polls one at a time).
 	waitPoll func(ctx context.Context, d time.Duration) error
+	newGroup func() group
 	log      *zap.Logger
 	// sampled carries per-page and per-call warnings: one line per message and minute.
 	sampled *zap.Logger
@@ -234,37 +235,41 @@ func (s *stream) catchUp(ctx context.Context) (bool, error) {
 	}
 	s.mu.Unlock()
 
-	work := make(chan *slice)
-	errs := make(chan error, s.cfg.concurrency)
+	// Workers take the next slice from the queue; after a failure the others finish their page and stop, each
+	// slice keeping its progress.
 	workCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var wg sync.WaitGroup
-	for range s.cfg.concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for sl := range work {
+	var qmu sync.Mutex
+	var firstErr error
+	take := func() *slice {
+		qmu.Lock()
+		defer qmu.Unlock()
+		if len(todo) == 0 || workCtx.Err() != nil {
+			return nil
+		}
+		sl := todo[0]
+		todo = todo[1:]
+		return sl
+	}
+	workers := s.newGroup()
+	for range min(s.cfg.concurrency, len(todo)) {
+		workers.Go(func() {
+			for sl := take(); sl != nil; sl = take() {
 				if err := s.readSlice(workCtx, sl); err != nil {
-					errs <- err
-					stop() // the other slices finish their page and stop; each keeps its progress
+					qmu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					qmu.Unlock()
+					stop()
 					return
 				}
 			}
-		}()
+		})
 	}
-feed:
-	for _, sl := range todo {
-		select {
-		case work <- sl:
-		case <-workCtx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return true, err
+	workers.Wait()
+	if firstErr != nil {
+		return true, firstErr
 	}
 	return true, ctx.Err()
 }

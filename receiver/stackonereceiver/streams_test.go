@@ -128,8 +128,11 @@ func TestNotFoundOnOneStreamLeavesTheOthersRunning(t *testing.T) {
 	defer r.stop()
 	action := r.rcv.streams[1]
 	require.Equal(t, "action_logs", action.name)
+	// Both streams end their polls on one channel, in no set order: the request stream may take many turns
+	// before the action stream's three. The bound only keeps a broken build from looping; the exact count of
+	// action calls is checked below.
 	for i := 0; !action.disabled.Load(); i++ {
-		require.Less(t, i, 4*notFoundLimit, "the action stream was never disabled")
+		require.Less(t, i, 1000, "the action stream was never disabled")
 		r.awaitPoll()
 		r.nextPoll()
 	}
