@@ -131,6 +131,13 @@ func laterOf(a, b time.Time) time.Time {
 	return a
 }
 
+func earlierOf(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // idHash turns an entry id into the fixed-size form the position keeps. 64 bits: a collision inside one
 // window (tens of thousands of ids) has a chance of about 1 in 10^10.
 func idHash(id string) uint64 {

@@ -179,6 +179,7 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 			mapper:   r.mapper,
 			consume:  consume,
 			store:    &positionStore{client: r.storage, key: "position." + s.stream},
+			pending:  map[uint64]struct{}{},
 			cfg:      settings,
 			retry:    retry,
 			tel:      newStreamTelemetry(r.telemetry, s.stream),

@@ -68,6 +68,8 @@ type stream struct {
 	mu    sync.Mutex
 	pos   *position
 	dirty bool // a save failed: try again at shutdown
+	// pending holds the ids without a usable time that a catch-up slice is delivering right now.
+	pending map[uint64]struct{}
 
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last successful API call
 	complete    atomic.Int64 // Unix nanoseconds up to which the stream has read everything, for the lag gauge
@@ -178,7 +180,10 @@ func (s *stream) pollLive(ctx context.Context) error {
 	if sweep {
 		from = laterOf(s.pos.Floor, s.pos.LastSweep.Add(-s.cfg.window))
 	}
-	r := &reader{from: s.pos.Floor, seen: s.pos.seen.has}
+	// Entries older than the query asked for are not its own (a start bound rounded down serves some): the
+	// sweeps are what read late arrivals, and each sweep reaches back to the start of the one before less
+	// the window, so nothing older can be new to it. Ids that old may have been pruned from the position.
+	r := &reader{from: laterOf(s.pos.Floor, from)}
 	s.mu.Unlock()
 
 	if err := s.read(ctx, r, s.pagers(from, time.Time{}, s.fetch)); err != nil {
@@ -222,9 +227,13 @@ func (s *stream) catchUp(ctx context.Context) (bool, error) {
 			s.mu.Unlock()
 			return false, nil
 		}
-		s.pos.Slices = planSlices(s.pos.Frontier, to, s.cfg.concurrency*slicesPerWorker)
+		// The slices take over the next sweep too: entries StackOne indexed late, before the frontier, while
+		// the receiver was down are in the window before the last sweep. What was delivered there already is
+		// in the position's ids.
+		from := laterOf(s.pos.Floor, earlierOf(s.pos.Frontier, s.pos.LastSweep.Add(-s.cfg.window)))
+		s.pos.Slices = planSlices(from, to, s.cfg.concurrency*slicesPerWorker)
 		s.log.Info("Reading the backlog in parallel time slices", zap.String("stream", s.name),
-			zap.Time("from", s.pos.Frontier), zap.Time("to", to), zap.Int("slices", len(s.pos.Slices)), zap.Int("concurrency", s.cfg.concurrency))
+			zap.Time("from", from), zap.Time("to", to), zap.Int("slices", len(s.pos.Slices)), zap.Int("concurrency", s.cfg.concurrency))
 		s.save(ctx)
 	}
 	var todo []*slice
@@ -276,13 +285,9 @@ func (s *stream) catchUp(ctx context.Context) (bool, error) {
 
 func (s *stream) readSlice(ctx context.Context, sl *slice) error {
 	s.mu.Lock()
-	tail := make(map[uint64]bool, len(sl.Tail))
-	for _, id := range sl.Tail {
-		tail[id] = true
-	}
 	from := sl.Progress
 	s.mu.Unlock()
-	r := &reader{from: sl.Start, to: sl.End, slice: sl, seen: func(id uint64) bool { return tail[id] }}
+	r := &reader{from: sl.Start, to: sl.End, slice: sl}
 	if err := s.read(ctx, r, s.pagers(from, sl.End, s.fetch)); err != nil {
 		return err
 	}
@@ -318,12 +323,11 @@ func planSlices(from, to time.Time, n int) []*slice {
 	return out
 }
 
-// reader is the state of one query: which event times it owns, what it has already delivered and, for the
-// order check, the newest event time it has seen.
+// reader is the state of one query: which event times it owns and, for the order check, the newest event time
+// it has seen.
 type reader struct {
 	from, to time.Time // entries before from or from to on belong to another reader; a zero to is open
 	slice    *slice    // nil for the live read
-	seen     func(id uint64) bool
 	newest   time.Time
 	timeless bool // some entry had no usable event time
 }
@@ -352,11 +356,13 @@ func (s *stream) read(ctx context.Context, r *reader, p pager) error {
 	return ctx.Err()
 }
 
-// fresh is a delivered entry as the position keeps it: its id hash, and the event time it may be read again
-// at (the time it was read, an upper bound, for entries without a usable event time).
-type fresh struct {
-	id uint64
-	at time.Time
+// candidate is an entry of a page that its reader owns, before the position says whether it was delivered.
+type candidate struct {
+	index            int    // on the page
+	id               uint64 // idHash of its id
+	at               time.Time
+	invalid, badTime bool
+	back             bool // its event time is more than the overlap before an earlier entry of the query
 }
 
 // deliver maps the page, drops what was delivered before, hands the rest to the pipeline and, only once the
@@ -371,54 +377,47 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 	observed := pcommon.NewTimestampFromTime(observedAt)
 	ld, lrs := s.mapper.newLogs()
 	lrs.EnsureCapacity(len(page.Entries))
-	keep := make([]bool, len(page.Entries))
-	out := make([]fresh, 0, len(page.Entries))
-	inPage := make(map[uint64]bool, len(page.Entries))
-	dups, invalid, badTime := 0, 0, 0
+	cands := make([]candidate, 0, len(page.Entries))
 	for i, raw := range page.Entries {
 		m := s.mapper.appendRecord(lrs, s.schema, raw, observed)
+		c := candidate{index: i, id: idHash(m.id), at: m.time, invalid: m.invalid > 0, badTime: m.badTime}
 		if m.time.IsZero() {
 			r.timeless = true
-		}
-		if !m.time.IsZero() {
-			// Ascending order is what lets the position advance page by page; a step back by more than
-			// the overlap means the API ignored order_by, and reading on would skip rows silently.
-			if m.time.Before(r.newest.Add(-overlap)) {
-				s.tel.apiError(ctx, "out_of_order")
-				return newest, fmt.Errorf("%w (%s after %s)", errOutOfOrder, m.time.Format(time.RFC3339Nano), r.newest.Format(time.RFC3339Nano))
-			}
+		} else {
+			c.back = m.time.Before(r.newest.Add(-overlap))
 			r.newest = laterOf(r.newest, m.time)
 			newest = laterOf(newest, m.time)
 		}
-		if !r.owns(m.time) {
-			continue
+		if r.owns(m.time) {
+			cands = append(cands, c)
 		}
-		id := idHash(m.id)
-		if r.seen(id) || inPage[id] {
-			dups++
-			continue
+	}
+	s.mu.Lock()
+	cands, dups := s.unseen(r, cands)
+	s.mu.Unlock()
+	// Ascending order is what lets the position advance page by page. A new entry a step back by more than
+	// the overlap means the API ignored order_by, and reading on would skip rows silently; entries served
+	// again (a repeated page boundary) may step back harmlessly.
+	for _, c := range cands {
+		if c.back {
+			s.tel.apiError(ctx, "out_of_order")
+			s.mu.Lock()
+			s.release(cands)
+			s.mu.Unlock()
+			return newest, fmt.Errorf("%w (%s after %s)", errOutOfOrder, c.at.Format(time.RFC3339Nano), r.newest.Format(time.RFC3339Nano))
 		}
-		inPage[id] = true
-		keep[i] = true
-		if m.invalid > 0 {
-			invalid++
-		}
-		if m.badTime {
-			badTime++
-		}
-		at := m.time
-		if at.IsZero() {
-			at = observedAt
-		}
-		out = append(out, fresh{id: id, at: at})
 	}
 	if dups > 0 {
 		s.tel.duplicates(ctx, dups)
 	}
-	if len(out) == 0 {
+	if len(cands) == 0 {
 		return newest, nil
 	}
-	if len(out) < len(keep) {
+	if len(cands) < len(page.Entries) {
+		keep := make([]bool, len(page.Entries))
+		for _, c := range cands {
+			keep[c.index] = true
+		}
 		i := 0
 		lrs.RemoveIf(func(plog.LogRecord) bool {
 			drop := !keep[i]
@@ -427,10 +426,22 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		})
 	}
 	if err := s.consumeWithRetry(ctx, ld); err != nil {
+		s.mu.Lock()
+		s.release(cands)
+		s.mu.Unlock()
 		return newest, err
 	}
-	s.tel.emitted(ctx, len(out))
+	s.tel.emitted(ctx, len(cands))
 	// Counted once emitted, so a page the pipeline refused and a re-read do not count twice.
+	invalid, badTime := 0, 0
+	for _, c := range cands {
+		if c.invalid {
+			invalid++
+		}
+		if c.badTime {
+			badTime++
+		}
+	}
 	if invalid > 0 {
 		s.tel.malformed(ctx, "invalid_field", invalid)
 		s.sampled.Warn("Emitted entries without fields whose values had an unexpected type", zap.String("stream", s.name), zap.Int("entries", invalid))
@@ -442,15 +453,60 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advance(r, out, newest, observedAt)
+	s.advance(r, cands, newest, observedAt)
 	s.save(ctx)
 	return newest, nil
 }
 
-// advance records a delivered page in the position: the ids it emitted and how far its reader got. Event
-// times ahead of now count as now, so one entry stamped in the future cannot make the next polls start after
-// entries that have not happened yet.
-func (s *stream) advance(r *reader, out []fresh, newest, now time.Time) {
+// unseen keeps the candidates not delivered before, and counts the others; s.mu must be held. Everything a
+// reader has delivered is recognised however the server repeats it (a page boundary served again, a start
+// bound rounded down, a query restarted after a rejected cursor or a crash):
+//   - by the position's ids: what the live read delivered inside the late-arrival window, and every entry
+//     without a usable time;
+//   - in a catch-up slice, by its event time: a slice reads in event-time order and nothing in it can still
+//     arrive late, so every entry older than its progress has been delivered; those within the overlap of the
+//     progress are in the slice's tail.
+func (s *stream) unseen(r *reader, cands []candidate) (kept []candidate, dups int) {
+	sl := r.slice
+	var tail map[uint64]struct{}
+	if sl != nil && len(sl.Tail) > 0 {
+		tail = make(map[uint64]struct{}, len(sl.Tail))
+		for _, id := range sl.Tail {
+			tail[id] = struct{}{}
+		}
+	}
+	inPage := make(map[uint64]struct{}, len(cands))
+	kept = cands[:0]
+	for _, c := range cands {
+		_, again := inPage[c.id]
+		_, pending := s.pending[c.id]
+		_, inTail := tail[c.id]
+		if again || pending || inTail || s.pos.seen.has(c.id) || sl != nil && !c.at.IsZero() && c.at.Before(sl.Progress.Add(-overlap)) {
+			dups++
+			continue
+		}
+		inPage[c.id] = struct{}{}
+		if sl != nil && c.at.IsZero() {
+			// Concurrent slices may both be served an entry without a usable time: the first to take it
+			// holds it until its page is accepted or refused.
+			s.pending[c.id] = struct{}{}
+		}
+		kept = append(kept, c)
+	}
+	return kept, dups
+}
+
+// release gives up what unseen reserved for a page that was not delivered; s.mu must be held.
+func (s *stream) release(cands []candidate) {
+	for _, c := range cands {
+		delete(s.pending, c.id)
+	}
+}
+
+// advance records a delivered page in the position: the ids it emitted and how far its reader got; s.mu must
+// be held. Event times ahead of now count as now, so one entry stamped in the future cannot make the next polls
+// start after entries that have not happened yet.
+func (s *stream) advance(r *reader, cands []candidate, newest, now time.Time) {
 	if newest.After(now) {
 		newest = now
 	}
@@ -460,18 +516,29 @@ func (s *stream) advance(r *reader, out []fresh, newest, now time.Time) {
 			sl.Tail = sl.Tail[:0]
 		}
 		sl.Progress = laterOf(sl.Progress, newest)
-		for _, f := range out {
-			if !f.at.Before(sl.Progress.Add(-overlap)) {
-				sl.Tail = append(sl.Tail, f.id)
+		var timeless []uint64
+		for _, c := range cands {
+			switch {
+			case c.at.IsZero():
+				// No place in the slice's order: the position's ids recognise it wherever it is served again.
+				timeless = append(timeless, c.id)
+				delete(s.pending, c.id)
+			case !c.at.Before(sl.Progress.Add(-overlap)):
+				sl.Tail = append(sl.Tail, c.id)
 			}
 		}
+		s.pos.addPage(timeless, now)
 		return
 	}
-	ids := make([]uint64, len(out))
+	ids := make([]uint64, len(cands))
 	pageNewest := time.Time{}
-	for i, f := range out {
-		ids[i] = f.id
-		pageNewest = laterOf(pageNewest, f.at)
+	for i, c := range cands {
+		ids[i] = c.id
+		at := c.at
+		if at.IsZero() {
+			at = now // re-read at most until then: an upper bound of its time
+		}
+		pageNewest = laterOf(pageNewest, at)
 	}
 	s.pos.addPage(ids, pageNewest)
 	s.pos.Frontier = laterOf(s.pos.Frontier, newest)
