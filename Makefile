@@ -6,7 +6,7 @@ TOOLS := $(ROOT)/.tools/bin
 export GOFLAGS ?= -buildvcs=false
 
 OCB_VERSION      := v0.162.0
-MDATAGEN_VERSION := v0.159.0
+MDATAGEN_VERSION := v0.161.0
 GOLANGCI_LINT_VERSION := v2.6.2
 # Each tool's file name carries its pinned version, so changing a pin installs the new one.
 OCB      := $(TOOLS)/builder-$(OCB_VERSION)
