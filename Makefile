@@ -5,7 +5,7 @@ TOOLS := $(ROOT)/.tools/bin
 # Builds need no VCS metadata, so a tarball or a copy of the tree builds like a checkout.
 export GOFLAGS ?= -buildvcs=false
 
-OCB_VERSION      := v0.162.0
+OCB_VERSION      := v0.165.0
 MDATAGEN_VERSION := v0.161.0
 GOLANGCI_LINT_VERSION := v2.6.2
 # Each tool's file name carries its pinned version, so changing a pin installs the new one.
