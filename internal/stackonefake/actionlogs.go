@@ -209,31 +209,45 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	}
 	lists := f.lists()
 
+	keep := func(a storedAction) bool {
+		if f.Success != nil {
+			v, ok := lookup(a.raw, "success")
+			if !ok || v == nil || !strings.EqualFold(valueString(v), strconv.FormatBool(*f.Success)) {
+				return false
+			}
+		}
+		for _, l := range lists {
+			v, has := lookup(a.raw, l.field)
+			if !has || v == nil || !matchesAny(v, trimAll(l.values), l.numeric) {
+				return false
+			}
+		}
+		return true
+	}
+
 	s.mu.Lock()
 	var matched []storedAction
+	var widened uint64 // seq of the entry the start bound took in too; 0 = none
 	first := 0
 	if start != nil {
 		first = sort.Search(len(s.actionLogs), func(i int) bool { return !s.actionLogs[i].at.Before(*start) })
+		// The start bound taken one entry too wide (RepeatBoundaries): the
+		// same for every page of this query, so its offsets stay consistent.
+		if s.repeatDueLocked("actions", *f.StartTime, valueOr(f.EndTime)) {
+			for i := first - 1; i >= 0; i-- {
+				if keep(s.actionLogs[i]) {
+					matched = append(matched, s.actionLogs[i])
+					widened = s.actionLogs[i].seq
+					break
+				}
+			}
+		}
 	}
 	for _, a := range s.actionLogs[first:] {
 		if end != nil && a.at.After(*end) {
 			break
 		}
-		if f.Success != nil {
-			v, ok := lookup(a.raw, "success")
-			if !ok || v == nil || !strings.EqualFold(valueString(v), strconv.FormatBool(*f.Success)) {
-				continue
-			}
-		}
-		ok := true
-		for _, l := range lists {
-			v, has := lookup(a.raw, l.field)
-			if !has || v == nil || !matchesAny(v, trimAll(l.values), l.numeric) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if keep(a) {
 			matched = append(matched, a)
 		}
 	}
@@ -256,9 +270,21 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 		off := (page - 1) * size
 		for _, a := range matched[min(off, len(matched)):min(off+size, len(matched))] {
 			resp.Data = append(resp.Data, serveAction(a.raw))
+			if widened != 0 && a.seq == widened {
+				s.mu.Lock()
+				s.boundaryRepeats++
+				s.mu.Unlock()
+			}
 		}
 	}
 	s.writeJSON(w, http.StatusOK, resp)
+}
+
+func valueOr(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func trimAll(vs []string) []string {

@@ -106,6 +106,15 @@ func (st *logStore) insert(raw map[string]any, ingested time.Time, seq uint64) {
 	st.entries = slices.Insert(st.entries, i, storedEntry{raw: raw, key: k})
 }
 
+// at finds the entry stored under exactly this key.
+func (st *logStore) at(k entryKey) (storedEntry, bool) {
+	i := sort.Search(len(st.entries), func(i int) bool { return st.entries[i].key.compare(k) >= 0 })
+	if i < len(st.entries) && st.entries[i].key.compare(k) == 0 {
+		return st.entries[i], true
+	}
+	return storedEntry{}, false
+}
+
 // logQuery is the canonical form of a request's filters; it travels inside
 // the cursor so a page request with different filters can be refused.
 type logQuery struct {
@@ -399,7 +408,18 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, st *logStore) 
 	withSteps := st.kind == &requestKind && slices.Contains(p.include, "step_logs")
 
 	s.mu.Lock()
-	page, more := st.page(p.q, after, p.pageSize)
+	size := p.pageSize
+	var repeat []storedEntry
+	if after != nil && size > 1 && s.repeatDueLocked(st.kind.name, after.at.String(), after.id, strconv.FormatUint(after.seq, 10)) {
+		if e, ok := st.at(*after); ok && p.q.match(e) {
+			// An inclusive cursor: the entry it points at, then one fewer new
+			// ones, so the next cursor still continues without a gap.
+			repeat, size = []storedEntry{e}, size-1
+			s.boundaryRepeats++
+		}
+	}
+	page, more := st.page(p.q, after, size)
+	page = append(repeat, page...)
 	data := make([]any, len(page))
 	for i, e := range page {
 		data[i] = s.serveLogLocked(e.raw, withSteps)

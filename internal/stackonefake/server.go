@@ -3,7 +3,7 @@
 // against the awkward parts of the contract: Basic auth, keyset cursors that
 // carry their filters and expire, offset paging over a growing set, both key
 // casings, and injected failures (429/408 with Retry-After, 5xx, cut-off
-// bodies, slow answers).
+// bodies, slow answers, a boundary entry served twice).
 package stackonefake
 
 import (
@@ -68,6 +68,9 @@ type Server struct {
 	actionLogs   []storedAction
 	faults       []*pendingFault
 	recorded     []Recorded
+
+	repeatRate      float64 // RepeatBoundaries
+	boundaryRepeats int
 }
 
 // maxBodyBytes bounds what a single request may upload; the real API takes
