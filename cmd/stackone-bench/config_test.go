@@ -78,6 +78,19 @@ func TestCollectorConfigRender(t *testing.T) {
 			t.Errorf("config lacks %q:\n%s", want, out)
 		}
 	}
+	harsh := base
+	harsh.ExporterYAML = harshExporterYAML
+	var doc struct {
+		Exporters struct {
+			OTLP map[string]any `yaml:"otlp_http"`
+		} `yaml:"exporters"`
+	}
+	if err := yaml.Unmarshal([]byte(harsh.render()), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]any{"endpoint": "http://127.0.0.1:2", "compression": "none", "sending_queue": map[string]any{"enabled": false}}; !equalYAML(doc.Exporters.OTLP, want) {
+		t.Errorf("harsh exporter block = %#v, want %#v", doc.Exporters.OTLP, want)
+	}
 	shipped := base
 	shipped.ExporterYAML = shippedExporterYAML
 	if out := shipped.render(); !strings.Contains(out, "endpoint: \"http://127.0.0.1:2\"\n    compression_params: {level: 1}\n") {
@@ -136,6 +149,54 @@ func TestParseFlagsPresets(t *testing.T) {
 				t.Error("preset changed")
 			}
 		}},
+		{name: "catchup-repeat: issue 13's day of request logs from 72 h back", args: []string{"-scenario", "catchup-repeat"},
+			check: func(t *testing.T, s settings) {
+				if s.Backlog != 22250 || s.BacklogSpan != 24*time.Hour || s.RepeatRate <= 0 || s.FaultRate <= 0 || s.Logs != "requests" ||
+					s.Overrides["initial_lookback"] != "72h" || s.Overrides["page_size"] != "100" || len(s.Overrides) != 2 {
+					t.Errorf("%+v", s)
+				}
+			}},
+		{name: "catchup-actions: action logs, the stream on, live and late traffic", args: []string{"-scenario", "catchup-actions"},
+			check: func(t *testing.T, s settings) {
+				if s.Logs != "actions" || !s.ActionLogs || s.Backlog != 5000 || s.Rate*s.Duration.Seconds() != 300 || s.LateFraction <= 0 ||
+					s.RepeatRate <= 0 || s.FaultRate <= 0 || s.Overrides["initial_lookback"] != "72h" || s.Overrides["page_size"] != "100" {
+					t.Errorf("%+v", s)
+				}
+			}},
+		{name: "cpu: pages of 100, protobuf without compression, the Python worker beside it", args: []string{"-scenario", "cpu"},
+			check: func(t *testing.T, s settings) {
+				if s.Backlog != 200000 || !s.WithPython || s.Overrides["page_size"] != "100" || s.ExporterYAML != "compression: none" {
+					t.Errorf("%+v", s)
+				}
+			}},
+		{name: "cpu-defaults: receiver and exporter on their defaults", args: []string{"-scenario", "cpu-defaults"},
+			check: func(t *testing.T, s settings) {
+				if s.Backlog != 200000 || !s.WithPython || len(s.Overrides) != 0 || s.ExporterYAML != "" {
+					t.Errorf("%+v", s)
+				}
+			}},
+		{name: "the shipped exporter unless a preset has its own", args: []string{"-scenario", "busy"}, check: func(t *testing.T, s settings) {
+			if s.ExporterYAML != shippedExporterYAML || s.HarshExporter {
+				t.Errorf("%+v", s)
+			}
+		}},
+		{name: "harsh exporter replaces the shipped one", args: []string{"-scenario", "busy", "-harsh-exporter"}, check: func(t *testing.T, s settings) {
+			if s.ExporterYAML != harshExporterYAML {
+				t.Errorf("exporter YAML = %q", s.ExporterYAML)
+			}
+		}},
+		{name: "harsh exporter keeps an -exporter-yaml given", args: []string{"-harsh-exporter", "-exporter-yaml", "timeout: 5s"}, check: func(t *testing.T, s settings) {
+			if s.ExporterYAML != harshExporterYAML+"\ntimeout: 5s" {
+				t.Errorf("exporter YAML = %q", s.ExporterYAML)
+			}
+		}},
+		{name: "action logs as the backlog of any scenario", args: []string{"-scenario", "custom", "-logs", "actions"}, check: func(t *testing.T, s settings) {
+			if !s.ActionLogs {
+				t.Errorf("%+v", s)
+			}
+		}},
+		{name: "unknown kind of logs", args: []string{"-scenario", "custom", "-logs", "steps"}, err: true},
+		{name: "the Python worker reads request logs only", args: []string{"-scenario", "backfill", "-logs", "actions"}, err: true},
 		{name: "unknown scenario", args: []string{"-scenario", "nope"}, err: true},
 		{name: "nothing to read", args: []string{"-scenario", "busy", "-rate", "0"}, err: true},
 	} {

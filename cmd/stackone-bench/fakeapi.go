@@ -211,10 +211,10 @@ func (v *visibility) snapshot() map[string]time.Time {
 	return out
 }
 
-// liveTraffic adds request logs to the fake at rate per second until ctx ends; a lateFraction of them carry an
-// event time up to maxLate before the moment they are added (StackOne indexing them late). onVisible gets each
-// id with the moment it became visible.
-func liveTraffic(ctx context.Context, fake *stackonefake.Server, rate, lateFraction float64, maxLate time.Duration, seed int64, onVisible func(id string, at time.Time)) {
+// liveTraffic adds logs through add at rate per second until ctx ends; a lateFraction of them carry an event
+// time up to maxLate before the moment they are added (StackOne indexing them late). add stores one log with
+// that event time and returns its id; onVisible gets each id with the moment it became visible.
+func liveTraffic(ctx context.Context, add func(at time.Time) string, rate, lateFraction float64, maxLate time.Duration, seed int64, onVisible func(id string, at time.Time)) {
 	if rate <= 0 {
 		return
 	}
@@ -234,13 +234,38 @@ func liveTraffic(ctx context.Context, fake *stackonefake.Server, rate, lateFract
 				if rng.Float64() < lateFraction {
 					at = at.Add(-time.Duration(rng.Float64() * float64(maxLate)))
 				}
-				for _, e := range fake.GenerateRequestLogs(1, at, 0, seed) {
-					if id, _ := e["request_id"].(string); id != "" {
-						onVisible(id, time.Now())
-					}
+				if id := add(at); id != "" {
+					onVisible(id, time.Now())
 				}
 				produced++
 			}
 		}
 	}
+}
+
+// logKind is which stream the bench loads: its backlog and its live traffic.
+type logKind struct {
+	name   string
+	idAttr string // the attribute the sink tells records apart by
+	// generate stores n logs with event times from, from+step, ... and returns their ids.
+	generate func(fake *stackonefake.Server, n int, from time.Time, step time.Duration, seed int64) []string
+}
+
+var logKinds = map[string]logKind{
+	"requests": {name: "requests", idAttr: requestIDAttr, generate: func(f *stackonefake.Server, n int, from time.Time, step time.Duration, seed int64) []string {
+		return ids(f.GenerateRequestLogs(n, from, step, seed), "request_id")
+	}},
+	"actions": {name: "actions", idAttr: logIDAttr, generate: func(f *stackonefake.Server, n int, from time.Time, step time.Duration, seed int64) []string {
+		return ids(f.GenerateActionLogs(n, from, step, seed), "log_id")
+	}},
+}
+
+func ids(entries []map[string]any, key string) []string {
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if id, _ := e[key].(string); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,7 +144,8 @@ func TestLiveTrafficLateArrivals(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		liveTraffic(ctx, fake, 2000, 1, 30*time.Second, 3, func(id string, at time.Time) {
+		add := func(at time.Time) string { return logKinds["requests"].generate(fake, 1, at, 0, 3)[0] }
+		liveTraffic(ctx, add, 2000, 1, 30*time.Second, 3, func(id string, at time.Time) {
 			mu.Lock()
 			visible[id] = at
 			mu.Unlock()
@@ -192,5 +194,40 @@ func TestLiveTrafficLateArrivals(t *testing.T) {
 		if lateness := vis.Sub(at); lateness < -time.Millisecond || lateness > 30*time.Second+time.Millisecond {
 			t.Errorf("%s: event time %s is %s before it became visible", id, at, lateness)
 		}
+	}
+}
+
+// TestLogKindsServeTheIDsTheyReport: the ids the driver expects are the ones the fake serves, by the field the
+// sink tells them apart by.
+func TestLogKindsServeTheIDsTheyReport(t *testing.T) {
+	for _, tc := range []struct {
+		kind, method, path, body, idField string
+	}{
+		{"requests", http.MethodGet, "/requests/logs?page_size=100", "", "request_id"},
+		{"actions", http.MethodPost, "/logs/actions", `{"page_size":100}`, "log_id"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			fake := stackonefake.New(stackonefake.Options{})
+			k := logKinds[tc.kind]
+			want := k.generate(fake, 5, time.Now().Add(-time.Hour), time.Second, 1)
+			want = append(want, k.generate(fake, 1, time.Now(), 0, 2)...)
+			rec := httptest.NewRecorder()
+			fake.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+			var page struct {
+				Data []map[string]any `json:"data"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range page.Data {
+				got = append(got, e[tc.idField].(string))
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if len(want) != 6 || !slices.Equal(got, want) {
+				t.Errorf("served %v, reported %v", got, want)
+			}
+		})
 	}
 }

@@ -8,7 +8,8 @@
 // `stackone-bench summarize` turns several runs' lines into medians (scripts/bench-e2e.sh).
 //
 //	go run ./cmd/stackone-bench -scenario backfill -backlog 200000
-//	go run ./cmd/stackone-bench -scenario busy -duration 8m
+//	go run ./cmd/stackone-bench -scenario busy -duration 8m -harsh-exporter
+//	go run ./cmd/stackone-bench -scenario catchup-repeat
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +36,7 @@ const apiKey = "bench-key"
 // settings is one run's scenario after presets and flags.
 type settings struct {
 	Scenario      string
+	Logs          string // which stream the backlog and live traffic are: requests or actions
 	Bin           string
 	Python        string
 	Worker        string
@@ -45,6 +48,7 @@ type settings struct {
 	MaxLate       time.Duration
 	Latency       time.Duration
 	FaultRate     float64
+	RepeatRate    float64
 	RandomFaults  bool
 	Duration      time.Duration
 	StragglerWait time.Duration
@@ -52,6 +56,7 @@ type settings struct {
 	Overrides     map[string]string
 	ExtraYAML     string
 	ExporterYAML  string
+	HarshExporter bool
 	ActionLogs    bool
 	WithPython    bool
 	CompareFaults bool
@@ -61,7 +66,8 @@ type settings struct {
 	Keep          bool
 }
 
-// presets are the scenarios of issue 8 at sizes that keep `make bench-e2e` short; flags give the full sizes.
+// presets are the scenarios of issues 8 and 13. Issue 8's are at sizes that keep `make bench-e2e` short, with
+// flags for the full sizes; issue 13's are at the issue's own sizes.
 var presets = map[string]settings{
 	// CPU per record against the Python worker: no latency, no live traffic, a budget that does not limit.
 	"backfill": {Backlog: 50000, BacklogSpan: 30 * time.Minute, Timeout: 5 * time.Minute, WithPython: true,
@@ -78,8 +84,44 @@ var presets = map[string]settings{
 	// entries are more than the default budget of 60 a minute, so both runs are paced as a real backfill is,
 	// rather than finishing in the first minute's allowance where any wait at all dominates.
 	"faults": {Backlog: 100000, BacklogSpan: 30 * time.Minute, FaultRate: 0.25, CompareFaults: true, Timeout: 5 * time.Minute},
+	// Issue 13: a day of request logs read from 72 hours back in parallel catch-up slices, through an API that
+	// repeats the entry at a cursor boundary on one continued page in five and fails one call in ten (429 with
+	// Retry-After, 5xx, a cut-off body in turn). Receiver otherwise on its defaults, budget 60/min.
+	"catchup-repeat": {Backlog: 22250, BacklogSpan: 24 * time.Hour, FaultRate: 0.1, RepeatRate: 0.2, Timeout: 20 * time.Minute,
+		Overrides: map[string]string{"initial_lookback": "72h", "page_size": "100"}},
+	// Issue 13: the same for action logs (keyset paging by time): 5,000 over a day, then 5 minutes of live
+	// traffic at 1/s with one in ten up to a minute late, about 5,300 in all.
+	"catchup-actions": {Logs: "actions", Backlog: 5000, BacklogSpan: 24 * time.Hour, Rate: 1, LateFraction: 0.1,
+		MaxLate: 60 * time.Second, Duration: 5 * time.Minute, StragglerWait: 90 * time.Second, FaultRate: 0.1, RepeatRate: 0.2,
+		Timeout: 20 * time.Minute, Overrides: map[string]string{"initial_lookback": "72h", "page_size": "100"}},
+	// Issue 13's CPU workload: the guide's backfill, 200k request logs in pages of 100, the collector exporting
+	// OTLP/HTTP protobuf without compression (presetExporter), the Python worker beside it.
+	"cpu": {Backlog: 200000, BacklogSpan: 30 * time.Minute, Timeout: 15 * time.Minute, WithPython: true,
+		Overrides: map[string]string{"max_requests_per_minute": "1000", "page_size": "100"}},
+	// The same backlog with the receiver and the exporter on their own defaults (page_size 1000, budget 60/min,
+	// gzip level 6, sending queue on); the Python worker still reads pages of 100, as the guide's does.
+	"cpu-defaults": {Backlog: 200000, BacklogSpan: 30 * time.Minute, Timeout: 15 * time.Minute, WithPython: true},
 	// Nothing preset: every knob from flags.
 	"custom": {Backlog: 10000, BacklogSpan: 30 * time.Minute, Timeout: 5 * time.Minute},
+}
+
+// presetExporter is the exporter YAML of the presets that do not export as config.example.yaml ships.
+var presetExporter = map[string]string{
+	"cpu":          "compression: none",
+	"cpu-defaults": "",
+}
+
+// harshExporterYAML is an exporter that hands nothing off: no sending queue, so every export blocks the
+// receiver until the sink answers, and no compression.
+const harshExporterYAML = "compression: none\nsending_queue:\n  enabled: false"
+
+func scenarioNames() string {
+	names := make([]string, 0, len(presets))
+	for n := range presets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 func main() {
@@ -127,17 +169,22 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	name := scenarioArg(args)
 	p, ok := presets[name]
 	if !ok {
-		return settings{}, fmt.Errorf("unknown scenario %q: use backfill, busy, catchup, faults or custom", name)
+		return settings{}, fmt.Errorf("unknown scenario %q: use one of %s", name, scenarioNames())
 	}
 	s := p
 	s.Overrides = map[string]string{}
 	for k, v := range p.Overrides {
 		s.Overrides[k] = v
 	}
+	exporter := shippedExporterYAML
+	if e, ok := presetExporter[name]; ok {
+		exporter = e
+	}
 
 	fs := flag.NewFlagSet("stackone-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&s.Scenario, "scenario", name, "backfill, busy, catchup, faults or custom: the preset for every other flag's default")
+	fs.StringVar(&s.Scenario, "scenario", name, scenarioNames()+": the preset for every other flag's default")
+	fs.StringVar(&s.Logs, "logs", orDefault(s.Logs, "requests"), "what the backlog and live traffic are: requests (request logs, told apart by stackone.request_id) or actions (action logs, by stackone.log_id; turns the action-logs stream on)")
 	fs.StringVar(&s.Bin, "bin", "_build/otelcol-stackone", "the built distribution")
 	fs.StringVar(&s.Python, "python", "python3", "Python interpreter for the baseline")
 	fs.StringVar(&s.Worker, "worker", "scripts/bench/sync_worker.py", "the Python sync worker")
@@ -149,6 +196,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	fs.DurationVar(&s.MaxLate, "max-late", s.MaxLate, "a late log's event time is up to this much before it becomes visible")
 	fs.DurationVar(&s.Latency, "latency", s.Latency, "added to every API call")
 	fs.Float64Var(&s.FaultRate, "fault-rate", s.FaultRate, "share of API calls that fail, evenly spread (0.25: every 4th): 429 with Retry-After: 1, 5xx and a cut-off body in turn")
+	fs.Float64Var(&s.RepeatRate, "repeat-rate", s.RepeatRate, "share of continued reads (a `next` cursor; an action-log query with a start_time) that the API answers with the entry the read before ended on, as well as the new ones")
 	fs.BoolVar(&s.RandomFaults, "random-faults", false, "draw which calls fail, and how, at random (seeded) instead of evenly")
 	fs.BoolVar(&s.CompareFaults, "compare-faults", s.CompareFaults, "first read the same backlog without faults, and report the ratio of the rates")
 	fs.DurationVar(&s.Duration, "duration", s.Duration, "how long live traffic runs")
@@ -172,8 +220,9 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	}
 	fs.StringVar(&s.ExtraYAML, "receiver-yaml", "", "more YAML for the receiver block, e.g. 'catch_up: {concurrency: 4}'")
 	yamlFile := fs.String("receiver-yaml-file", "", "a file of YAML for the receiver block")
-	fs.StringVar(&s.ExporterYAML, "exporter-yaml", shippedExporterYAML, "more YAML for the otlp_http exporter block; the default is what config.example.yaml ships, '' leaves the exporter on its own defaults (gzip level 6)")
-	fs.BoolVar(&s.ActionLogs, "action-logs", false, "leave the action-logs stream on (the fake holds none)")
+	fs.StringVar(&s.ExporterYAML, "exporter-yaml", exporter, "more YAML for the otlp_http exporter block; the default is what config.example.yaml ships (the cpu presets: their own), '' leaves the exporter on its own defaults (gzip level 6)")
+	fs.BoolVar(&s.HarshExporter, "harsh-exporter", false, "export without a sending queue and without compression ("+strings.ReplaceAll(harshExporterYAML, "\n", " ")+"), plus any -exporter-yaml given")
+	fs.BoolVar(&s.ActionLogs, "action-logs", false, "leave the action-logs stream on (with -logs requests the fake holds none)")
 	fs.BoolVar(&s.WithPython, "with-python", s.WithPython, "run the Python sync worker on the same backlog after the collector")
 	fs.IntVar(&s.DefaultBudget, "default-budget", 60, "the receiver's default max_requests_per_minute, to check against when not overridden")
 	fs.Int64Var(&s.Seed, "seed", 1, "seed for generated logs and faults")
@@ -184,6 +233,21 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	}
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if _, ok := logKinds[s.Logs]; !ok {
+		return s, fmt.Errorf("-logs %q: use requests or actions", s.Logs)
+	}
+	if s.Logs == "actions" {
+		s.ActionLogs = true
+	}
+	if s.HarshExporter {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "exporter-yaml" })
+		extra := ""
+		if given {
+			extra = s.ExporterYAML
+		}
+		s.ExporterYAML = strings.TrimRight(harshExporterYAML+"\n"+extra, "\n")
 	}
 	if *yamlFile != "" {
 		b, err := os.ReadFile(*yamlFile)
@@ -198,6 +262,9 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	if s.WithPython && s.Backlog == 0 {
 		return s, errors.New("-with-python needs a backlog (the worker syncs once, to the end)")
 	}
+	if s.WithPython && s.Logs != "requests" {
+		return s, errors.New("-with-python needs -logs requests (the guide's worker reads request logs only)")
+	}
 	return s, nil
 }
 
@@ -211,6 +278,7 @@ func orDefault(v, d string) string {
 // bench is the state shared by the phases of one run.
 type bench struct {
 	s          settings
+	kind       logKind
 	work       string
 	fake       *stackonefake.Server
 	api        *apiFront
@@ -239,7 +307,7 @@ func run(s settings) (*report, error) {
 			defer func() { _ = os.RemoveAll(work) }()
 		}
 	}
-	b := &bench{s: s, work: work, backlog: map[string]time.Time{}}
+	b := &bench{s: s, kind: logKinds[s.Logs], work: work, backlog: map[string]time.Time{}}
 	b.fake = stackonefake.New(stackonefake.Options{APIKey: apiKey})
 	b.api = newAPIFront(b.fake, s.Seed)
 	b.api.setLatency(s.Latency)
@@ -284,8 +352,8 @@ func run(s settings) (*report, error) {
 	return rep, nil
 }
 
-// loadBacklog fills the fake in chunks (the driver keeps only ids), event times spread over the span ending a
-// minute ago.
+// loadBacklog fills the fake with logs of the bench's kind in chunks (the driver keeps only ids), event times
+// spread over the span ending a minute ago.
 func (b *bench) loadBacklog() {
 	n := b.s.Backlog
 	if n <= 0 {
@@ -298,8 +366,7 @@ func (b *bench) loadBacklog() {
 	b.backlogIDs = make([]string, 0, n)
 	for i := 0; i < n; i += chunk {
 		m := min(chunk, n-i)
-		for _, e := range b.fake.GenerateRequestLogs(m, b.since.Add(time.Duration(i)*step), step, b.s.Seed) {
-			id, _ := e["request_id"].(string)
+		for _, id := range b.kind.generate(b.fake, m, b.since.Add(time.Duration(i)*step), step, b.s.Seed) {
 			b.backlogIDs = append(b.backlogIDs, id)
 			b.backlog[id] = now
 		}
@@ -315,9 +382,9 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startSink serves a new sink; in counts the bytes producers sent it.
-func startSink(in *atomic.Int64) (*sink, *http.Server, string, error) {
-	snk := newSink()
+// startSink serves a new sink that tells records apart by idAttr; in counts the bytes producers sent it.
+func startSink(in *atomic.Int64, idAttr string) (*sink, *http.Server, string, error) {
+	snk := newSink(idAttr)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, "", err
@@ -367,11 +434,16 @@ const pollEvery = 20 * time.Millisecond
 func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 	dir := filepath.Join(b.work, name)
 	storage := filepath.Join(dir, "storage")
+	// Every phase starts from an empty position, also in a -workdir used before: a stored one would resume
+	// where that run stopped and measure a different workload.
+	if err := os.RemoveAll(storage); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(storage, 0o755); err != nil {
 		return nil, err
 	}
 	var sinkIn, logOut atomic.Int64
-	snk, srv, sinkURL, err := startSink(&sinkIn)
+	snk, srv, sinkURL, err := startSink(&sinkIn, b.kind.idAttr)
 	if err != nil {
 		return nil, err
 	}
@@ -391,6 +463,13 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 	snk.expect(b.backlogIDs...)
 	b.api.setFaultRate(faultRate, b.s.RandomFaults)
 	defer b.api.setFaultRate(0, false)
+	repeatRate := 0.0
+	if faultRate > 0 || !b.s.CompareFaults {
+		repeatRate = b.s.RepeatRate
+	}
+	b.fake.RepeatBoundaries(repeatRate)
+	defer b.fake.RepeatBoundaries(0)
+	repeatsBefore := b.fake.BoundaryRepeats()
 
 	var pid atomic.Int64
 	sampleIO := func(p int) ioSample {
@@ -435,7 +514,8 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			liveTraffic(ctx, b.fake, b.s.Rate, b.s.LateFraction, b.s.MaxLate, b.s.Seed+1, func(id string, t time.Time) {
+			add := func(at time.Time) string { return b.kind.generate(b.fake, 1, at, 0, b.s.Seed+1)[0] }
+			liveTraffic(ctx, add, b.s.Rate, b.s.LateFraction, b.s.MaxLate, b.s.Seed+1, func(id string, t time.Time) {
 				vis.add(id, t)
 				snk.expect(id)
 			})
@@ -486,6 +566,9 @@ func (b *bench) runCollector(name string, faultRate float64) (*phase, error) {
 		live = vis.snapshot()
 	}
 	ph.finish(calls, snk, live, b.backlog, ps.at, end)
+	if n := b.fake.BoundaryRepeats() - repeatsBefore; n > 0 || repeatRate > 0 {
+		ph.Faults["repeat"] = n
+	}
 	return ph, nil
 }
 
@@ -495,7 +578,7 @@ func (b *bench) runPython() (*phase, error) {
 		return nil, err
 	}
 	var sinkIn, logOut atomic.Int64
-	snk, srv, sinkURL, err := startSink(&sinkIn)
+	snk, srv, sinkURL, err := startSink(&sinkIn, b.kind.idAttr)
 	if err != nil {
 		return nil, err
 	}

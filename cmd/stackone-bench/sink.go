@@ -12,11 +12,18 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 )
 
-const requestIDAttr = "stackone.request_id"
+// The attribute that identifies a record of each stream the bench loads: request logs by their request id,
+// action logs by their log id (an action log has no request id).
+const (
+	requestIDAttr = "stackone.request_id"
+	logIDAttr     = "stackone.log_id"
+)
 
-// sink is an OTLP/HTTP logs endpoint (protobuf or JSON, optionally gzip) that remembers, for every
-// stackone.request_id, when it first arrived and how often.
+// sink is an OTLP/HTTP logs endpoint (protobuf or JSON, optionally gzip) that remembers, for every value of
+// its id attribute, when it first arrived and how often.
 type sink struct {
+	idAttr string
+
 	mu        sync.Mutex
 	first     map[string]time.Time
 	count     map[string]int
@@ -29,8 +36,8 @@ type sink struct {
 	expectedArrived int
 }
 
-func newSink() *sink {
-	return &sink{first: map[string]time.Time{}, count: map[string]int{}, expected: map[string]struct{}{}}
+func newSink(idAttr string) *sink {
+	return &sink{idAttr: idAttr, first: map[string]time.Time{}, count: map[string]int{}, expected: map[string]struct{}{}}
 }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +115,7 @@ func (s *sink) take(req plogotlp.ExportRequest, now time.Time) {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				s.records++
-				v, ok := lrs.At(k).Attributes().Get(requestIDAttr)
+				v, ok := lrs.At(k).Attributes().Get(s.idAttr)
 				if !ok || v.AsString() == "" {
 					s.noID++
 					continue

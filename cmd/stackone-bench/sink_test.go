@@ -11,13 +11,15 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 )
 
-func logsWithIDs(ids ...string) plogotlp.ExportRequest {
+func logsWithIDs(ids ...string) plogotlp.ExportRequest { return logsWith(requestIDAttr, ids...) }
+
+func logsWith(attr string, ids ...string) plogotlp.ExportRequest {
 	ld := plog.NewLogs()
 	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 	for _, id := range ids {
 		lr := lrs.AppendEmpty()
 		if id != "" {
-			lr.Attributes().PutStr(requestIDAttr, id)
+			lr.Attributes().PutStr(attr, id)
 		}
 	}
 	return plogotlp.NewExportRequestFromLogs(ld)
@@ -51,7 +53,7 @@ func post(t *testing.T, url, contentType string, gz bool, body []byte) *http.Res
 // TestSinkCountsFirstArrivalsAndDuplicates feeds the sink the way both producers do: the collector's
 // exporter (protobuf, gzip) and the Python worker (plain JSON).
 func TestSinkCountsFirstArrivalsAndDuplicates(t *testing.T) {
-	snk := newSink()
+	snk := newSink(requestIDAttr)
 	srv := httptest.NewServer(snk)
 	defer srv.Close()
 	snk.expect("a", "b", "c", "d")
@@ -94,5 +96,30 @@ func TestSinkCountsFirstArrivalsAndDuplicates(t *testing.T) {
 	// The duplicate of b did not move its first arrival.
 	if !tot.First["b"].Equal(firstB) {
 		t.Errorf("first arrival of b moved from %s to %s", firstB, tot.First["b"])
+	}
+}
+
+// TestSinkCountsByItsIDAttribute: action logs are told apart by stackone.log_id; a record without it has no id,
+// whatever else it carries.
+func TestSinkCountsByItsIDAttribute(t *testing.T) {
+	snk := newSink(logIDAttr)
+	srv := httptest.NewServer(snk)
+	defer srv.Close()
+	snk.expect("l1", "l2")
+	for _, req := range []plogotlp.ExportRequest{logsWith(logIDAttr, "l1", "l2", "l1"), logsWith(requestIDAttr, "r1")} {
+		body, err := req.MarshalProto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp := post(t, srv.URL, "application/x-protobuf", false, body); resp.StatusCode != http.StatusOK {
+			t.Fatalf("post: %s", resp.Status)
+		}
+	}
+	tot := snk.totals()
+	if tot.Records != 4 || tot.Distinct != 2 || tot.Duplicates != 1 || tot.NoID != 1 || tot.Count["l1"] != 2 {
+		t.Errorf("totals = %+v", tot)
+	}
+	if got := snk.missing(); got != 0 {
+		t.Errorf("missing = %d, want 0", got)
 	}
 }
