@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# End-to-end benchmark (issue 8): the built distribution and the Python sync worker of StackOne's guide against
-# the bundled fake StackOne API, every scenario RUNS times, then the median of every figure.
+# End-to-end benchmark (issues 8 and 13): the built distribution and the Python sync worker of StackOne's guide
+# against the bundled fake StackOne API, every scenario RUNS times, then the median of every figure.
 #
-#   scripts/bench-e2e.sh                                   # all scenarios, short sizes, 3 runs each
+#   scripts/bench-e2e.sh                                   # issue 8's scenarios, short sizes, 3 runs each
 #   RUNS=5 SCENARIOS="backfill" scripts/bench-e2e.sh -backlog 200000
 #   SCENARIOS=busy scripts/bench-e2e.sh -duration 8m
 #   SCENARIOS=catchup scripts/bench-e2e.sh -receiver-yaml 'catch_up: {concurrency: 4}'
+#   SCENARIOS="catchup-repeat catchup-actions" scripts/bench-e2e.sh   # issue 13, at the issue's sizes
+#   SCENARIOS=busy scripts/bench-e2e.sh -duration 8m -harsh-exporter
+#   SCENARIOS="cpu cpu-defaults" scripts/bench-e2e.sh
 #
-# Env: RUNS (3), SCENARIOS ("backfill busy catchup faults"), OTELCOL_STACKONE_BIN (_build/otelcol-stackone),
+# Env: RUNS (3), SCENARIOS ("backfill busy catchup faults"; also catchup-repeat, catchup-actions, cpu,
+#      cpu-defaults, custom), OTELCOL_STACKONE_BIN (_build/otelcol-stackone),
 #      PYTHON (python3), BENCH_OUT (directory for the raw results, default _build/bench-e2e).
 # Arguments are passed to every run of cmd/stackone-bench (see `go run ./cmd/stackone-bench -h`).
 set -euo pipefail
