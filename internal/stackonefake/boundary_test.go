@@ -54,9 +54,11 @@ func TestRepeatBoundariesOnCursorStreams(t *testing.T) {
 			var gen []map[string]any
 			switch tt.path {
 			case "/requests/logs/steps":
-				gen = generateSteps(fake, tt.n)
+				gen = ascending(tt.n, "start_time")
+				fake.AddStepLogs(gen...)
 			case "/requests/platform-logs":
-				gen = generatePlatform(fake, tt.n)
+				gen = ascending(tt.n, "event_datetime")
+				fake.AddPlatformLogs(gen...)
 			default:
 				gen = fake.GenerateRequestLogs(tt.n, t0, time.Second, 3)
 			}
@@ -96,23 +98,13 @@ func TestRepeatBoundariesOnCursorStreams(t *testing.T) {
 	}
 }
 
-// generateSteps and generatePlatform plant n entries with ascending times and ids, so their served order is
-// the planting order.
-func generateSteps(fake *Server, n int) []map[string]any {
+// ascending returns n entries with ascending times under timeKey and ascending ids, so their served order is
+// this order.
+func ascending(n int, timeKey string) []map[string]any {
 	out := make([]map[string]any, n)
 	for i := range out {
-		out[i] = map[string]any{"request_id": fmt.Sprintf("req-%03d", i), "start_time": formatTime(t0.Add(time.Duration(i) * time.Second))}
+		out[i] = map[string]any{"request_id": fmt.Sprintf("req-%03d", i), timeKey: formatTime(t0.Add(time.Duration(i) * time.Second))}
 	}
-	fake.AddStepLogs(out...)
-	return out
-}
-
-func generatePlatform(fake *Server, n int) []map[string]any {
-	out := make([]map[string]any, n)
-	for i := range out {
-		out[i] = map[string]any{"request_id": fmt.Sprintf("req-%03d", i), "event_datetime": formatTime(t0.Add(time.Duration(i) * time.Second))}
-	}
-	fake.AddPlatformLogs(out...)
 	return out
 }
 
