@@ -97,11 +97,15 @@ func (s *seenSet) add(seq uint64, pg *seenPage) {
 	}
 }
 
-// prune forgets the pages whose newest entry is older than before: no re-read reaches back that far.
-func (p *position) prune(before time.Time) {
+// prune forgets the pages whose newest entry is older than before, but for those from keepFrom up to keepTo:
+// no re-read reaches back that far.
+func (p *position) prune(before, keepFrom, keepTo time.Time) {
 	limit := before.UnixMilli()
+	keep := func(ms int64) bool {
+		return !keepFrom.IsZero() && ms >= keepFrom.UnixMilli() && ms < keepTo.UnixMilli()
+	}
 	for seq, pg := range p.seen.pages {
-		if pg.newest >= limit {
+		if pg.newest >= limit || keep(pg.newest) {
 			continue
 		}
 		for _, id := range pg.ids {
@@ -116,10 +120,10 @@ func (p *position) prune(before time.Time) {
 	}
 }
 
-// advanceFrontier moves the frontier over the catch-up slices that are done, oldest first.
-func (p *position) advanceFrontier() {
+// dropDoneSlices forgets the catch-up slices that are done, oldest first, so the oldest left is the one the
+// lag is measured by.
+func (p *position) dropDoneSlices() {
 	for len(p.Slices) > 0 && p.Slices[0].Done {
-		p.Frontier = laterOf(p.Frontier, p.Slices[0].End)
 		p.Slices = p.Slices[1:]
 	}
 }

@@ -72,7 +72,7 @@ func TestPositionRoundTripAndPruning(t *testing.T) {
 	assert.Equal(t, p.seen.ids, got.seen.ids)
 
 	// Pages older than the bound are deleted from storage as well as forgotten.
-	got.prune(now.Add(-5 * time.Second))
+	got.prune(now.Add(-5*time.Second), time.Time{}, time.Time{})
 	assert.Len(t, got.seen.pages, 5)
 	_, err = store.save(context.Background(), got)
 	require.NoError(t, err)
@@ -134,7 +134,7 @@ func BenchmarkPositionSave(b *testing.B) {
 					ids[j] = uint64(i*perPage + j)
 				}
 				p.addPage(ids, now.Add(time.Duration(i)*time.Millisecond))
-				p.prune(now.Add(-5 * time.Minute))
+				p.prune(now.Add(-5*time.Minute), time.Time{}, time.Time{})
 				n, err := store.save(context.Background(), p)
 				if err != nil {
 					b.Fatal(err)

@@ -75,10 +75,10 @@ func (a *attempt) next(ctx context.Context, retryAfter time.Duration) (time.Dura
 // fetch calls the API through the pacer, with retries: 429/408 and 5xx wait Retry-After when sent, 5xx,
 // network errors and cut-off bodies back off exponentially. Each failure is counted by class and sets the
 // stream's API condition; a success clears it.
-func (s *stream) fetch(ctx context.Context, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
+func (s *stream) fetch(ctx context.Context, background bool, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
 	a := s.retry.start()
 	for {
-		if err := s.retry.pacer.acquire(ctx); err != nil {
+		if err := s.retry.pacer.acquire(ctx, background); err != nil {
 			return stackoneapi.Page{}, err
 		}
 		page, err := call(ctx)
@@ -121,6 +121,15 @@ func (s *stream) fetch(ctx context.Context, call func(context.Context) (stackone
 			return page, werr
 		}
 	}
+}
+
+// fetchLive and fetchBackground are fetch for the live read and for the catch-up slices, which give way to it.
+func (s *stream) fetchLive(ctx context.Context, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
+	return s.fetch(ctx, false, call)
+}
+
+func (s *stream) fetchBackground(ctx context.Context, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
+	return s.fetch(ctx, true, call)
 }
 
 // classify names an API failure for telemetry and says whether the same call may succeed later.

@@ -183,6 +183,18 @@ func (r *run) awaitPoll() time.Duration {
 	}
 }
 
+// awaitCatchUp blocks until the catch-up workers the last poll started have returned.
+func (r *run) awaitCatchUp() {
+	for _, s := range r.rcv.streams {
+		s.mu.Lock()
+		g := s.catchingUp
+		s.mu.Unlock()
+		if g != nil {
+			g.Wait()
+		}
+	}
+}
+
 // nextPoll lets the receiver start its next poll.
 func (r *run) nextPoll() { r.resume <- struct{}{} }
 

@@ -76,8 +76,10 @@ func newPacer(perMinute int, now func() time.Time, wait func(context.Context, ti
 	}
 }
 
-// acquire returns when the next call may be sent.
-func (p *pacer) acquire(ctx context.Context) error {
+// acquire returns when the next call may be sent. A background call (a catch-up slice) gives way to the live
+// reads: it takes only a slot that is free when it asks, never reserves one ahead, so a live read waiting for
+// the next slot gets it first and a catch-up spends only what the live reads leave.
+func (p *pacer) acquire(ctx context.Context, background bool) error {
 	p.mu.Lock()
 	until := p.pausedUntil
 	p.mu.Unlock()
@@ -90,6 +92,23 @@ func (p *pacer) acquire(ctx context.Context) error {
 			p.pausedUntil = time.Time{} // served
 		}
 		p.mu.Unlock()
+	}
+	if background {
+		for {
+			p.mu.Lock()
+			now := p.clock()
+			at := laterOf(p.minute.free(), p.burst.free())
+			if !at.After(now) {
+				p.minute.take(now)
+				p.burst.take(now)
+				p.mu.Unlock()
+				return nil
+			}
+			p.mu.Unlock()
+			if err := p.sleep(ctx, at.Sub(now)); err != nil {
+				return err
+			}
+		}
 	}
 	return p.reserve(ctx)
 }

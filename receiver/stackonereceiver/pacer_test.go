@@ -20,7 +20,7 @@ func TestPacerNeverExceedsTheBudgetInAnyMinute(t *testing.T) {
 			p.sleep = func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }
 			var sent []time.Time
 			for range 4 * perMinute {
-				require.NoError(t, p.acquire(context.Background()))
+				require.NoError(t, p.acquire(context.Background(), false))
 				sent = append(sent, clock)
 				clock = clock.Add(50 * time.Millisecond) // each call takes a moment
 			}
@@ -73,7 +73,7 @@ func TestPacerPauseHoldsEveryCaller(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			assert.NoError(t, p.acquire(context.Background()))
+			assert.NoError(t, p.acquire(context.Background(), false))
 		}()
 	}
 	wg.Wait()
@@ -85,9 +85,9 @@ func TestPacerPauseHoldsEveryCaller(t *testing.T) {
 
 func TestPacerRefusesACallOverTheBudget(t *testing.T) {
 	p := newPacer(1, time.Now, sleepCtx)
-	require.NoError(t, p.acquire(context.Background()))
+	require.NoError(t, p.acquire(context.Background(), false))
 	// The next token is a minute away: a call that must go out within a second is refused, never sent early.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	assert.Error(t, p.acquire(ctx))
+	assert.Error(t, p.acquire(ctx, false))
 }

@@ -483,7 +483,7 @@ func (w *simWorld) check() (dups int, err error) {
 	if len(twice) > 0 {
 		errs = append(errs, fmt.Errorf("%d entries delivered twice outside a crash, e.g. %s", len(twice), strings.Join(twice[:min(5, len(twice))], "; ")))
 	}
-	readers := len(w.sc.streams) * w.sc.concurrency
+	readers := len(w.sc.streams) * (w.sc.concurrency + 1) // the live read runs beside the catch-up
 	for inc, n := range unsaved {
 		if inc.failedAt == 0 && n > readers && inc != w.incs[len(w.incs)-1] {
 			errs = append(errs, fmt.Errorf("process #%d crashed with %d pages in flight, more than its %d readers", inc.n, n, readers))

@@ -68,8 +68,13 @@ type stream struct {
 	mu    sync.Mutex
 	pos   *position
 	dirty bool // a save failed: try again at shutdown
-	// pending holds the ids without a usable time that a catch-up slice is delivering right now.
+	// pending holds the ids without a usable time that a read is delivering right now.
 	pending map[uint64]struct{}
+	// The catch-up workers: how many run, their group, how to stop them, and the first error one met.
+	workers     int
+	catchingUp  group
+	stopWorkers context.CancelFunc
+	catchUpErr  error
 
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last successful API call
 	complete    atomic.Int64 // Unix nanoseconds up to which the stream has read everything, for the lag gauge
@@ -80,6 +85,7 @@ func (s *stream) run(ctx context.Context) {
 	if !s.load(ctx) {
 		return
 	}
+	defer s.stopCatchUp()
 	notFound := 0
 	for {
 		err := s.poll(ctx)
@@ -126,6 +132,11 @@ func (s *stream) load(ctx context.Context) bool {
 		switch {
 		case err == nil && pos != nil:
 			s.log.Info("Resuming from the stored position", zap.String("stream", s.name), zap.Stringer("position", pos))
+			if n := len(pos.Slices); n > 0 && pos.Floor.Before(pos.Slices[n-1].End) {
+				// Stored by a release whose live read waited for the slices: it owns the time after them.
+				end := pos.Slices[n-1].End
+				pos.Floor, pos.Frontier, pos.LastSweep = end, end, end.Add(s.cfg.window)
+			}
 			s.setPosition(pos)
 			return true
 		case err == nil || errors.Is(err, errCorruptPosition):
@@ -151,22 +162,22 @@ func (s *stream) load(ctx context.Context) bool {
 
 func (s *stream) setPosition(p *position) {
 	s.pos = p
-	s.complete.Store(p.Frontier.UnixNano())
+	s.markComplete(p.Frontier)
 }
 
-// poll reads everything new: first any backlog too far behind, as parallel time slices, then the live range,
-// re-reading the late-arrival window when a sweep is due.
+// poll reads everything new. A stream far behind plans its backlog as time slices that catch_up.concurrency
+// workers read in the background, while the live read carries on from where the slices end: fresh entries keep
+// flowing during a catch-up of hours, and the live read goes first on the request budget.
 func (s *stream) poll(ctx context.Context) error {
-	for {
-		// A long catch-up can leave the stream far behind again: plan anew until it is not.
-		behind, err := s.catchUp(ctx)
-		if err != nil {
-			return err
-		}
-		if !behind {
-			return s.pollLive(ctx)
-		}
+	s.planCatchUp(ctx)
+	s.startCatchUp(ctx)
+	err := s.pollLive(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		err, s.catchUpErr = s.catchUpErr, nil
 	}
+	return err
 }
 
 // pollLive reads from the frontier to the end of the stream. A sweep starts earlier, a late-arrival window before
@@ -186,7 +197,7 @@ func (s *stream) pollLive(ctx context.Context) error {
 	r := &reader{from: laterOf(s.pos.Floor, from)}
 	s.mu.Unlock()
 
-	if err := s.read(ctx, r, s.pagers(from, time.Time{}, s.fetch)); err != nil {
+	if err := s.read(ctx, r, s.pagers(from, time.Time{}, s.fetchLive)); err != nil {
 		return err
 	}
 	// Reaching the end means every entry visible when the poll started has been read.
@@ -200,41 +211,62 @@ func (s *stream) pollLive(ctx context.Context) error {
 	if sweep {
 		s.pos.LastSweep = started
 	}
-	s.pos.prune(s.pruneBefore())
-	s.complete.Store(laterOf(s.pos.Frontier, started).UnixNano())
+	s.prune()
+	s.markComplete(laterOf(s.pos.Frontier, started))
 	s.save(ctx)
 	return nil
 }
 
-// pruneBefore is the oldest event time a live read can meet again: the next sweep starts a window before the
-// last one, a tail read at the frontier, both an overlap earlier.
-func (s *stream) pruneBefore() time.Time {
-	oldest := s.pos.LastSweep.Add(-s.cfg.window)
-	if s.pos.Frontier.Before(oldest) {
-		oldest = s.pos.Frontier
+// markComplete sets the point up to which everything has been read, for the lag gauge: how far the live read
+// got (live), or the progress of the oldest catch-up slice not done; s.mu must be held.
+func (s *stream) markComplete(live time.Time) {
+	if len(s.pos.Slices) > 0 {
+		live = earlierOf(live, s.pos.Slices[0].Progress)
 	}
-	return oldest.Add(-2 * overlap)
+	s.complete.Store(live.UnixNano())
 }
 
-// catchUp reads the backlog as time slices, catch_up.concurrency at a time, each resumable from its own
-// progress. The slices end a late-arrival window before now, so nothing inside them can still arrive late. It
-// reports false, reading nothing, when the stream is not behind.
-func (s *stream) catchUp(ctx context.Context) (bool, error) {
+// prune forgets the ids no read can meet again; s.mu must be held. A live read reaches back to a window
+// before the last sweep, or to the frontier, an overlap earlier. The ids a catch-up slice may meet again are
+// kept too: those older than the live read's floor and not older than the oldest slice's progress.
+func (s *stream) prune() {
+	oldest := earlierOf(s.pos.Frontier, s.pos.LastSweep.Add(-s.cfg.window))
+	var keepFrom time.Time
+	if len(s.pos.Slices) > 0 {
+		keepFrom = s.pos.Slices[0].Progress.Add(-2 * overlap)
+	}
+	s.pos.prune(oldest.Add(-2*overlap), keepFrom, s.pos.Floor)
+}
+
+// planCatchUp turns a backlog into time slices when the live read is more than catchUpAfter behind. The
+// slices end a late-arrival window before now, so nothing inside them can still arrive late; the live read
+// moves on to their end at once. They take over the next sweep too: entries StackOne indexed late before the
+// frontier while the receiver was down lie in the window before the last sweep, and what was delivered there
+// already is in the position's ids.
+func (s *stream) planCatchUp(ctx context.Context) {
 	s.mu.Lock()
-	if len(s.pos.Slices) == 0 {
-		to := s.now().Add(-s.cfg.window)
-		if to.Sub(s.pos.Frontier) <= s.cfg.catchUpAfter {
-			s.mu.Unlock()
-			return false, nil
-		}
-		// The slices take over the next sweep too: entries StackOne indexed late, before the frontier, while
-		// the receiver was down are in the window before the last sweep. What was delivered there already is
-		// in the position's ids.
-		from := laterOf(s.pos.Floor, earlierOf(s.pos.Frontier, s.pos.LastSweep.Add(-s.cfg.window)))
-		s.pos.Slices = planSlices(from, to, s.cfg.concurrency*slicesPerWorker)
-		s.log.Info("Reading the backlog in parallel time slices", zap.String("stream", s.name),
-			zap.Time("from", from), zap.Time("to", to), zap.Int("slices", len(s.pos.Slices)), zap.Int("concurrency", s.cfg.concurrency))
-		s.save(ctx)
+	defer s.mu.Unlock()
+	to := s.now().Add(-s.cfg.window)
+	if to.Sub(s.pos.Frontier) <= s.cfg.catchUpAfter {
+		return
+	}
+	from := laterOf(s.pos.Floor, earlierOf(s.pos.Frontier, s.pos.LastSweep.Add(-s.cfg.window)))
+	planned := planSlices(from, to, s.cfg.concurrency*slicesPerWorker)
+	s.pos.Slices = append(s.pos.Slices, planned...)
+	s.pos.Floor, s.pos.Frontier, s.pos.LastSweep = to, to, to.Add(s.cfg.window)
+	s.log.Info("Reading the backlog in parallel time slices; live entries keep flowing meanwhile", zap.String("stream", s.name),
+		zap.Time("from", from), zap.Time("to", to), zap.Int("slices", len(planned)), zap.Int("concurrency", s.cfg.concurrency))
+	s.markComplete(to)
+	s.save(ctx)
+}
+
+// startCatchUp starts the workers for the slices not done yet, unless they are running. Each slice resumes from
+// its own progress; after a failure the workers finish their page and stop, and the next poll starts them again.
+func (s *stream) startCatchUp(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.workers > 0 {
+		return
 	}
 	var todo []*slice
 	for _, sl := range s.pos.Slices {
@@ -242,17 +274,17 @@ func (s *stream) catchUp(ctx context.Context) (bool, error) {
 			todo = append(todo, sl)
 		}
 	}
-	s.mu.Unlock()
-
-	// Workers take the next slice from the queue; after a failure the others finish their page and stop, each
-	// slice keeping its progress.
+	if len(todo) == 0 {
+		return
+	}
+	if s.stopWorkers != nil {
+		s.stopWorkers() // the previous workers have all returned
+	}
 	workCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var qmu sync.Mutex
-	var firstErr error
+	s.stopWorkers = stop
 	take := func() *slice {
-		qmu.Lock()
-		defer qmu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		if len(todo) == 0 || workCtx.Err() != nil {
 			return nil
 		}
@@ -260,27 +292,41 @@ func (s *stream) catchUp(ctx context.Context) (bool, error) {
 		todo = todo[1:]
 		return sl
 	}
-	workers := s.newGroup()
-	for range min(s.cfg.concurrency, len(todo)) {
-		workers.Go(func() {
+	s.catchingUp = s.newGroup()
+	s.workers = min(s.cfg.concurrency, len(todo))
+	for range s.workers {
+		s.catchingUp.Go(func() {
+			defer func() {
+				s.mu.Lock()
+				s.workers--
+				s.mu.Unlock()
+			}()
 			for sl := take(); sl != nil; sl = take() {
 				if err := s.readSlice(workCtx, sl); err != nil {
-					qmu.Lock()
-					if firstErr == nil {
-						firstErr = err
+					s.mu.Lock()
+					if s.catchUpErr == nil && workCtx.Err() == nil {
+						s.catchUpErr = err
 					}
-					qmu.Unlock()
+					s.mu.Unlock()
 					stop()
 					return
 				}
 			}
 		})
 	}
-	workers.Wait()
-	if firstErr != nil {
-		return true, firstErr
+}
+
+// stopCatchUp stops the workers and waits for them; each keeps its slice's progress.
+func (s *stream) stopCatchUp() {
+	s.mu.Lock()
+	workers, stop := s.catchingUp, s.stopWorkers
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
-	return true, ctx.Err()
+	if workers != nil {
+		workers.Wait()
+	}
 }
 
 func (s *stream) readSlice(ctx context.Context, sl *slice) error {
@@ -288,20 +334,14 @@ func (s *stream) readSlice(ctx context.Context, sl *slice) error {
 	from := sl.Progress
 	s.mu.Unlock()
 	r := &reader{from: sl.Start, to: sl.End, slice: sl}
-	if err := s.read(ctx, r, s.pagers(from, sl.End, s.fetch)); err != nil {
+	if err := s.read(ctx, r, s.pagers(from, sl.End, s.fetchBackground)); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sl.Done, sl.Tail = true, nil
-	s.pos.advanceFrontier()
-	if len(s.pos.Slices) == 0 {
-		// The backlog is in: the live read owns the time from here, and its first sweep re-reads the window
-		// before the end of the slices.
-		s.pos.Floor = s.pos.Frontier
-		s.pos.LastSweep = s.pos.Frontier.Add(s.cfg.window)
-	}
-	s.complete.Store(s.pos.Frontier.UnixNano())
+	s.pos.dropDoneSlices()
+	s.markComplete(s.pos.Frontier)
 	s.save(ctx)
 	return nil
 }
@@ -486,9 +526,9 @@ func (s *stream) unseen(r *reader, cands []candidate) (kept []candidate, dups in
 			continue
 		}
 		inPage[c.id] = struct{}{}
-		if sl != nil && c.at.IsZero() {
-			// Concurrent slices may both be served an entry without a usable time: the first to take it
-			// holds it until its page is accepted or refused.
+		if c.at.IsZero() {
+			// The live read and the catch-up slices, which run at once, may all be served an entry without a
+			// usable time: the first to take it holds it until its page is accepted or refused.
 			s.pending[c.id] = struct{}{}
 		}
 		kept = append(kept, c)
@@ -537,13 +577,14 @@ func (s *stream) advance(r *reader, cands []candidate, newest, now time.Time) {
 		at := c.at
 		if at.IsZero() {
 			at = now // re-read at most until then: an upper bound of its time
+			delete(s.pending, c.id)
 		}
 		pageNewest = laterOf(pageNewest, at)
 	}
 	s.pos.addPage(ids, pageNewest)
 	s.pos.Frontier = laterOf(s.pos.Frontier, newest)
-	s.pos.prune(s.pruneBefore())
-	s.complete.Store(s.pos.Frontier.UnixNano())
+	s.prune()
+	s.markComplete(s.pos.Frontier)
 }
 
 // consumeWithRetry hands a page to the pipeline. A refusal (memory_limiter, a full queue) is retried with

@@ -88,6 +88,7 @@ func TestCatchUpReadsTimeSlicesInParallel(t *testing.T) {
 	r := w.start(cfg, consumerFunc(consume))
 	defer r.stop()
 	r.awaitPoll()
+	r.awaitCatchUp()
 
 	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
 	assert.True(t, together(), "slices were read one at a time")
@@ -121,7 +122,7 @@ func TestRestartMidCatchUpResumesEverySlice(t *testing.T) {
 	require.Len(t, got, len(uniq(got)), "nothing repeated within the first run")
 	require.Less(t, len(got), len(want), "the first run must stop mid-catch-up")
 
-	// The frontier only passes time that is fully delivered: every entry before it arrived.
+	// The oldest slice left (what the lag is measured by) has delivered everything before its progress.
 	pos := w.position("request_logs")
 	require.NotEmpty(t, pos.Slices, "the catch-up was interrupted")
 	delivered := map[string]bool{}
@@ -130,14 +131,15 @@ func TestRestartMidCatchUpResumesEverySlice(t *testing.T) {
 	}
 	for _, e := range backlog {
 		at, _ := time.Parse(time.RFC3339Nano, e["event_datetime"].(string))
-		if at.Before(pos.Frontier) {
-			require.True(t, delivered[e["request_id"].(string)], "entry at %s is behind the frontier %s but was not delivered", at, pos.Frontier)
+		if at.Before(pos.Slices[0].Progress) {
+			require.True(t, delivered[e["request_id"].(string)], "entry at %s is behind the oldest slice's progress %s but was not delivered", at, pos.Slices[0].Progress)
 		}
 	}
 
 	second := new(consumertest.LogsSink)
 	r2 := w.start(cfg, second)
 	r2.awaitPoll()
+	r2.awaitCatchUp()
 	r2.stop()
 	// A graceful stop saved every accepted page: together the runs delivered each entry once.
 	requireExactlyOnce(t, want, append(got, ids(second)...))
@@ -423,6 +425,7 @@ func TestSlicesStopAtTheirEndWhenTheServerIgnoresIt(t *testing.T) {
 	r := w.start(cfg, sink)
 	defer r.stop()
 	r.awaitPoll()
+	r.awaitCatchUp()
 	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
 	// 800 entries in pages of 50 are 16 pages; each of the 8 slices may read one page past its end.
 	assert.LessOrEqual(t, len(w.fake.Requests()), 16+8+2*slicesPerWorker+2)
