@@ -2,6 +2,7 @@ package stackonereceiver
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -53,6 +54,24 @@ func (l *sendLog) free() time.Time {
 	return time.Time{}
 }
 
+// freeLeaving is when a call fits and still leaves one slot free for a live read (for budgets of more than one
+// call): a catch-up that fills every slot as it frees would make each page of a sweep wait a turn.
+func (l *sendLog) freeLeaving(now time.Time) time.Time {
+	headroom := min(1, len(l.at)-1)
+	var busy []time.Time
+	for _, t := range l.at {
+		if t.After(now.Add(-l.span)) {
+			busy = append(busy, t)
+		}
+	}
+	need := headroom + 1 - (len(l.at) - len(busy)) // slots that must age out first
+	if need <= 0 {
+		return now
+	}
+	slices.SortFunc(busy, time.Time.Compare)
+	return busy[need-1].Add(l.span)
+}
+
 // take records a call at t and returns what it replaced, to give the slot back.
 func (l *sendLog) take(t time.Time) (slot int, previous time.Time) {
 	slot, previous = l.next, l.at[l.next]
@@ -97,7 +116,7 @@ func (p *pacer) acquire(ctx context.Context, background bool) error {
 		for {
 			p.mu.Lock()
 			now := p.clock()
-			at := laterOf(p.minute.free(), p.burst.free())
+			at := laterOf(p.minute.freeLeaving(now), p.burst.freeLeaving(now))
 			if !at.After(now) {
 				p.minute.take(now)
 				p.burst.take(now)

@@ -91,3 +91,45 @@ func TestPacerRefusesACallOverTheBudget(t *testing.T) {
 	defer cancel()
 	assert.Error(t, p.acquire(ctx, false))
 }
+
+// A catch-up spending the budget as fast as it may leaves a slot for the live read, which then never waits
+// behind it, while the calls of both together stay within the budget and the catch-up still gets most of it.
+func TestPacerBackgroundCallsLeaveTheLiveReadASlot(t *testing.T) {
+	for _, perMinute := range []int{1, 12, 60, 600} {
+		t.Run(fmt.Sprintf("%d per minute", perMinute), func(t *testing.T) {
+			clock := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+			p := newPacer(perMinute, func() time.Time { return clock }, func(context.Context, time.Duration) error { return nil })
+			p.clock = func() time.Time { return clock }
+			p.sleep = func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }
+			var sent []time.Time
+			background := 0
+			for i := range 6 * perMinute {
+				live := i%5 == 4
+				before := clock
+				require.NoError(t, p.acquire(context.Background(), !live))
+				if live && perMinute > 1 {
+					assert.Equal(t, before, clock, "call %d, a live read, waited behind the catch-up", i)
+				}
+				if !live {
+					background++
+				}
+				sent = append(sent, clock)
+				clock = clock.Add(10 * time.Millisecond)
+			}
+			for i := range sent {
+				inMinute := 0
+				for _, at := range sent[i:] {
+					if at.Sub(sent[i]) < time.Minute {
+						inMinute++
+					}
+				}
+				assert.LessOrEqual(t, inMinute, perMinute, "calls in the minute from %s", sent[i])
+			}
+			if perMinute >= 60 {
+				elapsed := sent[len(sent)-1].Sub(sent[0])
+				perMin := float64(len(sent)) / elapsed.Minutes()
+				assert.Greater(t, perMin, 0.8*float64(perMinute), "both together spend most of the budget")
+			}
+		})
+	}
+}
