@@ -58,12 +58,12 @@ func TestRestartMidBackfill(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		signal syscall.Signal
-		// maxDuplicates bounds the records exported twice. After SIGKILL one page per catch-up slice may have
-		// been written by the exporter but not yet checkpointed by the receiver; a graceful stop finishes and
-		// saves the pages in flight.
+		// maxDuplicates bounds the records exported twice. After SIGKILL one page per reader (each catch-up
+		// worker, and the live read beside them) may have been written by the exporter but not yet
+		// checkpointed by the receiver; a graceful stop finishes and saves the pages in flight.
 		maxDuplicates int
 	}{
-		{"SIGKILL", syscall.SIGKILL, catchUpConcurrency * pageSize},
+		{"SIGKILL", syscall.SIGKILL, (catchUpConcurrency + 1) * pageSize},
 		{"SIGTERM", syscall.SIGTERM, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
