@@ -68,6 +68,9 @@ type Config struct {
 	StepLogs     RequestLogsConfig `mapstructure:"step_logs"`
 	PlatformLogs RequestLogsConfig `mapstructure:"platform_logs"`
 
+	// Webhook receives StackOne's signed webhook events beside the polled logs (webhook_config.go).
+	Webhook WebhookConfig `mapstructure:"webhook"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -151,6 +154,7 @@ func createDefaultConfig() component.Config {
 		},
 		RequestLogs: RequestLogsConfig{Enabled: true},
 		ActionLogs:  ActionLogsConfig{Enabled: true},
+		Webhook:     newDefaultWebhookConfig(),
 	}
 }
 
@@ -212,6 +216,7 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, validateFilter(c.prefix, c.f.Lists(), c.f.StatusCodes)...)
 	}
 	errs = append(errs, validateFilter("action_logs.filter", cfg.ActionLogs.Filter.Lists(), cfg.ActionLogs.Filter.StatusCodes)...)
+	errs = append(errs, cfg.Webhook.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -25,20 +25,22 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                              metric.Meter
-	mu                                 sync.Mutex
-	registrations                      []metric.Registration
-	ReceiverStackoneAPIErrors          metric.Int64Counter
-	ReceiverStackoneCheckpointBytes    metric.Int64Counter
-	ReceiverStackoneCheckpointErrors   metric.Int64Counter
-	ReceiverStackoneDuplicatesDropped  metric.Int64Counter
-	ReceiverStackoneEntriesMalformed   metric.Int64Counter
-	ReceiverStackoneLag                metric.Float64ObservableGauge
-	ReceiverStackoneLastSuccessfulPoll metric.Float64ObservableGauge
-	ReceiverStackonePagesFetched       metric.Int64Counter
-	ReceiverStackoneRecordsEmitted     metric.Int64Counter
-	ReceiverStackoneRetries            metric.Int64Counter
-	ReceiverStackoneStreamDisabled     metric.Int64ObservableGauge
+	meter                               metric.Meter
+	mu                                  sync.Mutex
+	registrations                       []metric.Registration
+	ReceiverStackoneAPIErrors           metric.Int64Counter
+	ReceiverStackoneCheckpointBytes     metric.Int64Counter
+	ReceiverStackoneCheckpointErrors    metric.Int64Counter
+	ReceiverStackoneDuplicatesDropped   metric.Int64Counter
+	ReceiverStackoneEntriesMalformed    metric.Int64Counter
+	ReceiverStackoneLag                 metric.Float64ObservableGauge
+	ReceiverStackoneLastSuccessfulPoll  metric.Float64ObservableGauge
+	ReceiverStackonePagesFetched        metric.Int64Counter
+	ReceiverStackoneRecordsEmitted      metric.Int64Counter
+	ReceiverStackoneRetries             metric.Int64Counter
+	ReceiverStackoneStreamDisabled      metric.Int64ObservableGauge
+	ReceiverStackoneWebhookDedupEntries metric.Int64ObservableGauge
+	ReceiverStackoneWebhookRequests     metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -88,6 +90,21 @@ func (builder *TelemetryBuilder) RegisterReceiverStackoneStreamDisabledCallback(
 		cb(ctx, &observerInt64{inst: builder.ReceiverStackoneStreamDisabled, obs: o})
 		return nil
 	}, builder.ReceiverStackoneStreamDisabled)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverStackoneWebhookDedupEntriesCallback sets callback for observable ReceiverStackoneWebhookDedupEntries metric.
+func (builder *TelemetryBuilder) RegisterReceiverStackoneWebhookDedupEntriesCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverStackoneWebhookDedupEntries, obs: o})
+		return nil
+	}, builder.ReceiverStackoneWebhookDedupEntries)
 	if err != nil {
 		return err
 	}
@@ -199,6 +216,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_stackone_stream_disabled",
 		metric.WithDescription("1 while a stream is disabled until restart (the API answered 404 for it repeatedly), else 0. [Alpha]"),
 		metric.WithUnit("1"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneWebhookDedupEntries, err = builder.meter.Int64ObservableGauge(
+		"otelcol_receiver_stackone_webhook_dedup_entries",
+		metric.WithDescription("Digests of webhook bodies remembered to acknowledge a re-delivery without emitting it again (at most 100000; older ones are then forgotten early). [Alpha]"),
+		metric.WithUnit("{entry}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneWebhookRequests, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_webhook_requests",
+		metric.WithDescription("Webhook deliveries answered, by outcome and reason (2xx only once the pipeline accepted the event). [Alpha]"),
+		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

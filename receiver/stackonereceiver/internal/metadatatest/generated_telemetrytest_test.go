@@ -32,6 +32,10 @@ func TestSetupTelemetry(t *testing.T) {
 		observer.Observe(1)
 		return nil
 	}))
+	require.NoError(t, tb.RegisterReceiverStackoneWebhookDedupEntriesCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	tb.ReceiverStackoneAPIErrors.Add(context.Background(), 1)
 	tb.ReceiverStackoneCheckpointBytes.Add(context.Background(), 1)
 	tb.ReceiverStackoneCheckpointErrors.Add(context.Background(), 1)
@@ -40,6 +44,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackonePagesFetched.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)
+	tb.ReceiverStackoneWebhookRequests.Add(context.Background(), 1)
 	AssertEqualReceiverStackoneAPIErrors(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -71,6 +76,12 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneStreamDisabled(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneWebhookDedupEntries(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneWebhookRequests(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
