@@ -58,6 +58,7 @@ type stackoneReceiver struct {
 	// abandon cancels the pipeline calls in flight: only when the shutdown deadline has passed.
 	abandon context.CancelFunc
 	running group
+	webhook *webhookServer // nil unless webhook.enabled
 }
 
 // group runs goroutines and waits for them; *sync.WaitGroup is one.
@@ -147,7 +148,7 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 	for _, s := range r.streams {
 		r.running.Go(func() { s.run(runCtx) })
 	}
-	return nil
+	return r.startWebhook(ctx, host)
 }
 
 // newStreams builds the enabled streams. They share the client, the key's pacer, the mapper and the
@@ -278,7 +279,7 @@ func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 		}
 		close(done)
 	}()
-	var errs []error
+	errs := []error{r.stopWebhook(ctx)} // no new deliveries; those in flight finish first
 	select {
 	case <-done:
 		for _, s := range r.streams {
