@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -493,8 +491,3 @@ func TestWebhookShutdownLetsADeliveryInFlightFinish(t *testing.T) {
 	assert.Equal(t, 1, sink.LogRecordCount())
 }
 
-func macOf(secret string, body []byte) []byte {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return m.Sum(nil)
-}

@@ -1,6 +1,8 @@
 package stackonereceiver
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
@@ -78,6 +80,12 @@ func hexUpper(b []byte) string {
 		}
 	}
 	return string(s)
+}
+
+func macOf(secret string, body []byte) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return m.Sum(nil)
 }
 
 func ptr[T any](v T) *T { return &v }
