@@ -490,4 +490,3 @@ func TestWebhookShutdownLetsADeliveryInFlightFinish(t *testing.T) {
 	require.NoError(t, <-stopped)
 	assert.Equal(t, 1, sink.LogRecordCount())
 }
-
