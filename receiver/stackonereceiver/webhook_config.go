@@ -108,7 +108,7 @@ func (wc *WebhookConfig) validate() []error {
 	}
 	if len(wc.Secrets) == 0 && !wc.Auth.HasValue() {
 		// Without either, anyone who finds the URL could write log records.
-		errs = append(errs, errors.New("webhook.secrets is empty: add the signing secret StackOne shows for the webhook, e.g. secrets: [${env:STACKONE_WEBHOOK_SECRET}], or configure webhook.auth with an authenticator extension"))
+		errs = append(errs, errors.New("webhook.secrets is empty: add the signing secret StackOne shows for the webhook, e.g. secrets: [\"${env:STACKONE_WEBHOOK_SECRET}\"], or configure webhook.auth with an authenticator extension"))
 	}
 	if len(wc.Secrets) == 0 && wc.AllowQueryToken {
 		errs = append(errs, errors.New("webhook.allow_query_token needs webhook.secrets: the ?token= value is compared with them"))
