@@ -35,7 +35,8 @@ COPY --from=build --chown=65532:65532 /out/var/lib/otelcol-stackone /var/lib/ote
 ENV STACKONE_STORAGE_DIR=/var/lib/otelcol-stackone
 USER 65532:65532
 VOLUME /var/lib/otelcol-stackone
-# 13133: health_check; 8888: the collector's own metrics (Prometheus).
-EXPOSE 13133 8888
+# 13133: health_check; 8888: the collector's own metrics (Prometheus); 8090: the stackone receiver's webhook
+# endpoint, when config.yaml enables it.
+EXPOSE 13133 8888 8090
 ENTRYPOINT ["/otelcol-stackone"]
 CMD ["--config=/etc/otelcol-stackone/config.yaml"]

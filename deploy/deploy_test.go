@@ -166,6 +166,78 @@ func TestHelmValues(t *testing.T) {
 	validate(t, "helm-relay.yaml", marshal(t, merged))
 }
 
+// TestHelmValuesWebhook turns on the commented-out webhook as the values tell a user to: the block
+// uncommented, the Service port enabled. The port must be the one the endpoint listens on, the secret must
+// come from a Secret, and the merged configuration must start.
+func TestHelmValuesWebhook(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("helm", "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal([]byte(uncommentBlock(t, string(raw), "webhook:")), &values); err != nil {
+		t.Fatalf("values.yaml with the webhook uncommented: %v", err)
+	}
+	hook, ok := dig(values, "config.receivers.stackone.webhook").(map[string]any)
+	if !ok || hook["enabled"] != true {
+		t.Fatalf("the uncommented block does not enable config.receivers.stackone.webhook: %v", hook)
+	}
+	endpoint, _ := hook["endpoint"].(string)
+	if !strings.HasPrefix(endpoint, "${env:MY_POD_IP}:") {
+		t.Errorf("webhook.endpoint %q: listen on the pod IP, as the chart's own receivers do", endpoint)
+	}
+	port := endpoint[strings.LastIndexByte(endpoint, ':')+1:]
+	if got := fmt.Sprint(dig(values, "ports.webhook.containerPort")); got != port {
+		t.Errorf("ports.webhook.containerPort = %s, want the webhook's port %s", got, port)
+	}
+	if dig(values, "ports.webhook.servicePort") == nil {
+		t.Error("ports.webhook has no servicePort: the ingress needs a Service port to route to")
+	}
+	if dig(values, "ports.webhook.enabled") != false {
+		t.Error("ports.webhook must stay disabled while the webhook block is commented out")
+	}
+	secret := findByName(t, asList(dig(values, "extraEnvs")), "STACKONE_WEBHOOK_SECRET")
+	if secret == nil || dig(secret, "valueFrom.secretKeyRef.name") == nil || dig(secret, "valueFrom.secretKeyRef.optional") != true {
+		t.Errorf("extraEnvs must set STACKONE_WEBHOOK_SECRET from an optional secretKeyRef (the pod starts without it while the webhook is off), got %v", secret)
+	}
+	if !slices.Contains(asStrings(hook["secrets"]), "${env:STACKONE_WEBHOOK_SECRET}") {
+		t.Errorf("webhook.secrets %v must read ${env:STACKONE_WEBHOOK_SECRET}", hook["secrets"])
+	}
+	var defaults map[string]any
+	if err := yaml.Unmarshal([]byte(chartDefaultConfig), &defaults); err != nil {
+		t.Fatal(err)
+	}
+	merged := stripNulls(helmMerge(defaults, dig(values, "config").(map[string]any))).(map[string]any)
+	validate(t, "helm-relay-webhook.yaml", marshal(t, merged))
+}
+
+// uncommentBlock removes the "# " of the commented-out YAML block that starts with the line "# <first>" and
+// of every more deeply indented commented line after it, as a user enabling it would.
+func uncommentBlock(t *testing.T, text, first string) string {
+	t.Helper()
+	lines := strings.Split(text, "\n")
+	start := -1
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "# "+first {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		t.Fatalf("no commented-out block starting with %q", "# "+first)
+	}
+	indent := lines[start][:strings.Index(lines[start], "#")]
+	lines[start] = indent + first
+	for i := start + 1; i < len(lines); i++ {
+		rest, ok := strings.CutPrefix(lines[i], indent+"#   ")
+		if !ok {
+			break
+		}
+		lines[i] = indent + "  " + rest
+	}
+	return strings.Join(lines, "\n")
+}
+
 func TestSidecarManifest(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("kubernetes", "sidecar.yaml"))
 	if err != nil {
@@ -249,19 +321,33 @@ func TestSidecarManifest(t *testing.T) {
 	validate(t, "sidecar-"+cfgKey, []byte(cfgText))
 }
 
-// TestRootConfigs validates the repository's own configurations with the built binary.
+// TestRootConfigs validates the repository's own configurations with the built binary, config.example.yaml
+// also with its commented-out webhook enabled.
 func TestRootConfigs(t *testing.T) {
-	for _, name := range []string{"config.example.yaml", "config.demo.yaml"} {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		uncomment  string
+	}{
+		{"config.example.yaml", "config.example.yaml", ""},
+		{"config.example.yaml with the webhook", "config.example.yaml", "webhook:"},
+		{"config.demo.yaml", "config.demo.yaml", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			var cfg map[string]any
-			b, err := os.ReadFile(filepath.Join("..", name))
+			b, err := os.ReadFile(filepath.Join("..", tc.file))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := yaml.Unmarshal(b, &cfg); err != nil {
-				t.Fatalf("%s: %v", name, err)
+			if tc.uncomment != "" {
+				b = []byte(uncommentBlock(t, string(b), tc.uncomment))
 			}
-			validate(t, name, b)
+			if err := yaml.Unmarshal(b, &cfg); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if tc.uncomment == "webhook:" && dig(cfg, "receivers.stackone.webhook.enabled") != true {
+				t.Fatalf("the uncommented block does not enable receivers.stackone.webhook")
+			}
+			validate(t, tc.file, b)
 		})
 	}
 }
@@ -284,6 +370,7 @@ func validate(t *testing.T, name string, cfg []byte) {
 		"STACKONE_API_KEY=dummy-key",
 		"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318",
 		"MY_POD_IP=127.0.0.1",
+		"STACKONE_WEBHOOK_SECRET=dummy-webhook-secret",
 		"STACKONE_STORAGE_DIR="+filepath.Join(dir, "storage"),
 	)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -36,15 +36,20 @@ func main() {
 	camel := flag.Bool("camel-case", false, "serve request/step/platform logs with camelCase keys")
 	faultRate := flag.Float64("fault-rate", 0, "fraction of requests answered 429, 500 or with a truncated body")
 	seed := flag.Int64("seed", 1, "seed for generated data and random faults")
+	var hooks webhooks
+	flag.StringVar(&hooks.url, "webhook-url", "", "post signed StackOne webhook events to this URL (the collector's webhook endpoint); empty = none")
+	flag.StringVar(&hooks.secret, "webhook-secret", os.Getenv("STACKONE_FAKE_WEBHOOK_SECRET"), "signing secret of the webhook events (env STACKONE_FAKE_WEBHOOK_SECRET)")
+	flag.IntVar(&hooks.count, "webhook-events", 7, "webhook events to post, then one re-delivery of the first")
+	flag.DurationVar(&hooks.every, "webhook-interval", 2*time.Second, "pause between two webhook events")
 	flag.Parse()
 
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if err := run(*listen, *apiKey, *backfill, *window, *rate, *camel, *faultRate, *seed); err != nil {
+	if err := run(*listen, *apiKey, *backfill, *window, *rate, *camel, *faultRate, *seed, hooks); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(listen, apiKey string, backfill int, window time.Duration, rate float64, camel bool, faultRate float64, seed int64) error {
+func run(listen, apiKey string, backfill int, window time.Duration, rate float64, camel bool, faultRate float64, seed int64, hooks webhooks) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -69,6 +74,9 @@ func run(listen, apiKey string, backfill int, window time.Duration, rate float64
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if hooks.url != "" {
+		go hooks.send(ctx)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -84,6 +92,56 @@ func run(listen, apiKey string, backfill int, window time.Duration, rate float64
 	}
 	log.Print("stopped")
 	return nil
+}
+
+// webhooks posts signed events the way StackOne does, to show the collector's webhook endpoint at work.
+type webhooks struct {
+	url, secret string
+	count       int
+	every       time.Duration
+}
+
+// send posts count events, one every `every`, then the first one again: a re-delivery the collector
+// acknowledges without emitting it twice. The collector may still be starting: a refused connection or a
+// 503 is tried again, as StackOne would.
+func (h webhooks) send(ctx context.Context) {
+	sender := &stackonefake.WebhookSender{
+		URL: h.url, Secret: h.secret, MaxAttempts: 30,
+		Client: &http.Client{Timeout: 10 * time.Second},
+		Wait:   sleep,
+	}
+	var first []byte
+	for i := range h.count + 1 {
+		body := first
+		event := "re-delivery of the first event"
+		if i < h.count {
+			event = stackonefake.WebhookEvents[i%len(stackonefake.WebhookEvents)]
+			body = stackonefake.WebhookEvent(event, i+1, time.Now())
+		}
+		if i == 0 {
+			first = body
+		}
+		attempts, err := sender.Deliver(ctx, body)
+		if err != nil {
+			log.Printf("webhook %s: %v", event, err)
+		} else {
+			log.Printf("webhook %s: acknowledged after %d attempt(s)", event, attempts)
+		}
+		if ctx.Err() != nil || sleep(ctx, h.every) != nil {
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // randomFaults queues a one-shot fault for the request's path before letting
