@@ -54,9 +54,10 @@ SIM_SEEDS ?= 500
 test-sim:
 	go test -count=1 -run '^TestSimulation' ./$(RECEIVER)/ -sim.seeds=$(SIM_SEEDS)
 
-## fuzz: a short run of the fuzz target of the page decoder and the mapper
+## fuzz: a short run of each fuzz target: the page decoder and the mapper, the webhook's payload mapping
 fuzz:
 	go test -run '^$$' -fuzz FuzzDecodePage -fuzztime 10s ./$(RECEIVER)/
+	go test -run '^$$' -fuzz FuzzWebhookDelivery -fuzztime 10s ./$(RECEIVER)/
 
 ## test: everything CI runs
 test: vet lint test-unit test-sim fuzz test-contract test-e2e

@@ -246,7 +246,12 @@ func (w *webhookServer) deliver(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	accepted := false
-	defer func() { w.dedup.done(key, accepted) }()
+	defer func() {
+		if w.dedup.done(key, accepted) > 0 {
+			w.sampled.Warn("The webhook's dedup window is full: the oldest digests are forgotten before dedup_window ends, so a late re-delivery of those events would be emitted again",
+				zap.Int("max_entries", maxDedupEntries), zap.Duration("dedup_window", w.cfg.DedupWindow))
+		}
+	}()
 
 	ld, meta, err := w.mapper.mapEvent(body, w.now())
 	if err != nil {

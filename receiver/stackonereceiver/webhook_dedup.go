@@ -77,10 +77,11 @@ func (d *dedup) claim(ctx context.Context, key digest) (bool, error) {
 	}
 }
 
-// done releases a claimed digest and records it when the pipeline accepted the event.
-func (d *dedup) done(key digest, accepted bool) {
+// done releases a claimed digest and records it when the pipeline accepted the event. It returns how many
+// digests it forgot before their window ended to make room.
+func (d *dedup) done(key digest, accepted bool) (evicted int) {
 	if d.window <= 0 {
-		return
+		return 0
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -89,8 +90,9 @@ func (d *dedup) done(key digest, accepted bool) {
 		d.expire(now)
 		for len(d.seen) >= d.max {
 			d.pop()
-			d.evicted++
+			evicted++
 		}
+		d.evicted += evicted
 		d.seen[key] = now
 		d.queue = append(d.queue, seenDigest{key: key, at: now})
 	}
@@ -98,6 +100,7 @@ func (d *dedup) done(key digest, accepted bool) {
 		delete(d.inflight, key)
 		close(ch)
 	}
+	return evicted
 }
 
 // expire forgets the digests older than the window; they were recorded in time order.

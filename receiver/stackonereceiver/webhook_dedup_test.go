@@ -50,13 +50,15 @@ func TestDedupWindow(t *testing.T) {
 func TestDedupIsBoundedByEntries(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	d := newDedup(time.Hour, 3, clock.now)
+	forgot := 0
 	for i := range 5 {
 		k := key(fmt.Sprint(i))
 		ok, err := d.claim(context.Background(), k)
 		require.NoError(t, err)
 		require.True(t, ok)
-		d.done(k, true)
+		forgot += d.done(k, true)
 	}
+	assert.Equal(t, 2, forgot, "done says when it forgot digests early")
 	size, evicted := d.stats()
 	assert.Equal(t, 3, size)
 	assert.Equal(t, 2, evicted)
