@@ -162,7 +162,7 @@ func TestWebhookPortInUseFailsStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer taken.Close()
+	defer func() { _ = taken.Close() }()
 	api := httptest.NewServer(stackonefake.New(stackonefake.Options{APIKey: apiKey}))
 	t.Cleanup(api.Close)
 	cfgPath := filepath.Join(dir, "config.yaml")
@@ -422,7 +422,7 @@ func freePort(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port
 }
 

@@ -49,10 +49,10 @@ func WebhookEvent(event string, seq int, at time.Time) []byte {
 		"sent_at":           at.Add(150 * time.Millisecond).UTC().Format(time.RFC3339Nano),
 		"record_id":         fmt.Sprintf("evt_%06d", seq),
 	}
-	switch {
-	case event == "account.error" || event == "account.expired" || event == "request.failed":
+	switch event {
+	case "account.error", "account.expired", "request.failed":
 		p["event_data"] = map[string]any{"status": "error", "message": "provider credentials rejected (401)", "retry": seq}
-	case event == "hris_employees.created":
+	case "hris_employees.created":
 		p["record_type"] = "employees"
 		p["record_remote_id"] = fmt.Sprintf("emp-%d", 1000+seq)
 		p["data"] = map[string]any{"id": fmt.Sprintf("emp_%d", seq), "first_name": "Ada", "last_name": "Lovelace"}

@@ -59,15 +59,20 @@ func TestMappingGolden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, invalid := mapPageFile(t, tt.schema, filepath.Join("testdata", "mapping", tt.input))
 			assert.Equal(t, tt.wantInvalid, invalid)
-			goldenPath := filepath.Join("testdata", "mapping", tt.golden)
-			if *update {
-				require.NoError(t, golden.WriteLogs(t, goldenPath, got))
-			}
-			want, err := golden.ReadLogs(goldenPath)
-			require.NoError(t, err)
-			require.NoError(t, plogtest.CompareLogs(want, got))
+			requireGolden(t, filepath.Join("testdata", "mapping", tt.golden), got)
 		})
 	}
+}
+
+// requireGolden compares logs with a golden file; -update rewrites the file first.
+func requireGolden(t *testing.T, path string, got plog.Logs) {
+	t.Helper()
+	if *update {
+		require.NoError(t, golden.WriteLogs(t, path, got))
+	}
+	want, err := golden.ReadLogs(path)
+	require.NoError(t, err)
+	require.NoError(t, plogtest.CompareLogs(want, got))
 }
 
 func TestMappingRules(t *testing.T) {

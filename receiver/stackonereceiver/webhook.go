@@ -315,10 +315,10 @@ func (w *webhookServer) reject(rw http.ResponseWriter, req *http.Request, reason
 		fields = append(fields, zap.Error(cause))
 	}
 	msg := "Webhook delivery not accepted: " + a.text
-	switch {
-	case reason == reasonNotFound || reason == reasonMethodNotAllowed:
+	switch reason {
+	case reasonNotFound, reasonMethodNotAllowed:
 		w.log.Debug(msg, fields...) // scanners and probes: not worth a warning
-	case reason == reasonPipelinePermanent:
+	case reasonPipelinePermanent:
 		w.sampled.Error(msg, fields...)
 	default:
 		w.sampled.Warn(msg, fields...)

@@ -10,8 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
-	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -51,13 +49,7 @@ func TestWebhookMappingGolden(t *testing.T) {
 			ld, _, meta := mapDelivery(t, bytes.TrimSpace(raw))
 			assert.Equal(t, tt.wantInvalid, meta.invalid)
 			assert.Equal(t, tt.wantBadTime, meta.badTime)
-			goldenPath := filepath.Join("testdata", "webhook", tt.input+".yaml")
-			if *update {
-				require.NoError(t, golden.WriteLogs(t, goldenPath, ld))
-			}
-			want, err := golden.ReadLogs(goldenPath)
-			require.NoError(t, err)
-			require.NoError(t, plogtest.CompareLogs(want, ld))
+			requireGolden(t, filepath.Join("testdata", "webhook", tt.input+".yaml"), ld)
 		})
 	}
 }

@@ -407,7 +407,7 @@ func TestWebhookNeverRecordsSecrets(t *testing.T) {
 	for _, s := range h.tel.SpanRecorder.Ended() {
 		line := "span: " + s.Name()
 		for _, a := range s.Attributes() {
-			line += " " + string(a.Key) + "=" + a.Value.Emit()
+			line += " " + string(a.Key) + "=" + a.Value.String()
 		}
 		recorded = append(recorded, line)
 	}
@@ -431,7 +431,7 @@ func TestWebhookStartFailsClearlyWhenThePortIsTaken(t *testing.T) {
 	w := newWorld(t, stackonefake.Options{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	cfg := w.webhookConfig()
 	cfg.Webhook.NetAddr.Endpoint = ln.Addr().String()
 	rcv, err := newReceiver(cfg, metadatatest.NewSettings(componenttestTelemetry(t)), new(consumertest.LogsSink))
