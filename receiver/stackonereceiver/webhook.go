@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -27,9 +26,9 @@ import (
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadata"
 )
 
-// webhookRetryAfter is what a 503 asks StackOne to wait: long enough for a memory_limiter or a full queue to
+// retryAfterSeconds is what a 503 asks StackOne to wait: long enough for a memory_limiter or a full queue to
 // recover, short enough that a real-time event stays real-time.
-const webhookRetryAfter = 10 * time.Second
+const retryAfterSeconds = "10"
 
 // The other answers' reasons, beside the verifier's.
 const (
@@ -237,6 +236,7 @@ func (w *webhookServer) deliver(rw http.ResponseWriter, req *http.Request) {
 	key := digest(sha256.Sum256(body))
 	emit, err := w.dedup.claim(ctx, key)
 	if err != nil {
+		rw.Header().Set("Retry-After", retryAfterSeconds)
 		w.reject(rw, req, reasonInFlight, err)
 		return
 	}
@@ -253,7 +253,7 @@ func (w *webhookServer) deliver(rw http.ResponseWriter, req *http.Request) {
 		}
 	}()
 
-	ld, meta, err := w.mapper.mapEvent(body, w.now())
+	ld, meta, err := w.mapper.mapEvent(body, started)
 	if err != nil {
 		w.reject(rw, req, reasonMalformedJSON, err)
 		return
@@ -279,7 +279,7 @@ func (w *webhookServer) deliver(rw http.ResponseWriter, req *http.Request) {
 		if req.Context().Err() == nil { // a sender that hung up says nothing about the pipeline
 			w.setPipelineError(err)
 		}
-		rw.Header().Set("Retry-After", strconv.Itoa(int(webhookRetryAfter/time.Second)))
+		rw.Header().Set("Retry-After", retryAfterSeconds)
 		w.reject(rw, req, reasonPipelineRefused, err)
 	}
 }

@@ -125,6 +125,13 @@ func (d *dedup) pop() {
 	}
 }
 
+// setOnWait installs the onWait hook; under the lock, as deliveries may already be running.
+func (d *dedup) setOnWait(f func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.onWait = f
+}
+
 // stats is what the window holds and how many digests it dropped early, for tests and telemetry.
 func (d *dedup) stats() (size, evicted int) {
 	d.mu.Lock()

@@ -96,7 +96,7 @@ func TestDedupSingleFlight(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDedup(time.Minute, 10, time.Now)
 			waiting := make(chan struct{})
-			d.onWait = func() { close(waiting) }
+			d.setOnWait(func() { close(waiting) })
 			ok, err := d.claim(ctx, key("x"))
 			require.NoError(t, err)
 			require.True(t, ok)
@@ -119,7 +119,7 @@ func TestDedupWaitEndsWithTheContext(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	ctx, cancel := context.WithCancel(context.Background())
-	d.onWait = cancel
+	d.setOnWait(cancel)
 	ok, err = d.claim(ctx, key("x"))
 	assert.False(t, ok)
 	assert.ErrorIs(t, err, context.Canceled)

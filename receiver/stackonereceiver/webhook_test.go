@@ -360,7 +360,7 @@ func TestWebhookConcurrentIdenticalDeliveriesAreEmittedOnce(t *testing.T) {
 		return sink.ConsumeLogs(ctx, ld)
 	}))
 	waiting := make(chan struct{}, 1)
-	h.rcv.webhook.dedup.onWait = func() { waiting <- struct{}{} }
+	h.rcv.webhook.dedup.setOnWait(func() { waiting <- struct{}{} })
 	event := accountEvent("account.created")
 	statuses := make(chan int, 2)
 	go func() { statuses <- h.send(delivery{body: event, signWith: hookSecret}).StatusCode }()
@@ -376,6 +376,61 @@ func TestWebhookConcurrentIdenticalDeliveriesAreEmittedOnce(t *testing.T) {
 	assert.Equal(t, http.StatusOK, <-statuses)
 	assert.Equal(t, int32(1), calls.Load(), "one ConsumeLogs for both")
 	assert.Equal(t, 1, sink.LogRecordCount())
+}
+
+// A delivery waiting for the same body in flight gives up with its request: a sender that hangs up is not
+// kept waiting, and the first delivery still completes.
+func TestWebhookWaitForTheSameDeliveryEndsWithTheRequest(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	h := w.startHook(w.webhookConfig(), consumerFunc(func(context.Context, plog.Logs) error {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
+	}))
+	ctx, hangUp := context.WithCancel(context.Background())
+	h.rcv.webhook.dedup.setOnWait(hangUp)
+	event := accountEvent("account.created")
+	first := make(chan int, 1)
+	go func() { first <- h.send(delivery{body: event, signWith: hookSecret}).StatusCode }()
+	<-entered
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(event))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(stackonefake.SignatureHeader, stackonefake.SignWebhook(hookSecret, event))
+	_, err = http.DefaultClient.Do(req)
+	require.ErrorIs(t, err, context.Canceled)
+	waitForCount(t, h, "refused", reasonInFlight)
+	close(release)
+	assert.Equal(t, http.StatusOK, <-first)
+	assert.Equal(t, int32(1), calls.Load())
+}
+
+// waitForCount waits, up to 10 s, until the endpoint has counted an answer: the sender hung up, so only the
+// counter tells when the handler finished.
+func waitForCount(t *testing.T, h *hook, outcome, reason string) {
+	t.Helper()
+	want := attribute.NewSet(attribute.String("outcome", outcome), attribute.String("reason", reason))
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if m, err := h.tel.GetMetric("otelcol_receiver_stackone_webhook_requests"); err == nil {
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				if dp.Attributes.Equals(&want) && dp.Value > 0 {
+					return
+				}
+			}
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("no %s/%s answer counted within 10s", outcome, reason)
+		case <-tick.C:
+		}
+	}
 }
 
 func TestWebhookNeverRecordsSecrets(t *testing.T) {
