@@ -57,9 +57,9 @@ type WebhookConfig struct {
 	_ struct{}
 }
 
-// Unmarshal exists because confighttp.ServerConfig implements confmap.Unmarshaler: squashed in here, its
-// method would be promoted and decode only the server fields, dropping path, secrets and the rest
-// (opentelemetry-collector#15985, as for Config).
+// Unmarshal exists because confighttp.ServerConfig implements confmap.Unmarshaler up to v0.164: squashed in
+// here, its method would be promoted and decode only the server fields, dropping path, secrets and the rest
+// (opentelemetry-collector#15985, as for Config). Where it does not, this is plain decoding.
 func (wc *WebhookConfig) Unmarshal(conf *confmap.Conf) error {
 	return conf.Unmarshal(wc)
 }
