@@ -220,6 +220,18 @@ func (cfg *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// readers is how many API calls the receiver may have in flight at once: per enabled stream, the live read and
+// each catch-up worker.
+func (cfg *Config) readers() int {
+	streams := 0
+	for _, on := range []bool{cfg.RequestLogs.Enabled, cfg.ActionLogs.Enabled, cfg.StepLogs.Enabled, cfg.PlatformLogs.Enabled} {
+		if on {
+			streams++
+		}
+	}
+	return streams * (cfg.CatchUp.Concurrency + 1)
+}
+
 var validHTTPMethods = map[string]bool{
 	http.MethodGet: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
 	http.MethodDelete: true, http.MethodHead: true, http.MethodOptions: true,

@@ -2,7 +2,6 @@ package stackonereceiver
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 )
@@ -55,21 +54,30 @@ func (l *sendLog) free() time.Time {
 }
 
 // freeLeaving is when a call fits and still leaves one slot free for a live read (for budgets of more than one
-// call): a catch-up that fills every slot as it frees would make each page of a sweep wait a turn.
+// call): a catch-up that fills every slot as it frees would make each page of a sweep wait a turn. The count
+// of calls inside the window is exact; the time to try again is the need-th of them in the order they were
+// taken, which is their time order but for live reads reserved ahead, and a retry re-counts.
 func (l *sendLog) freeLeaving(now time.Time) time.Time {
 	headroom := min(1, len(l.at)-1)
-	var busy []time.Time
+	since := now.Add(-l.span)
+	busy := 0
 	for _, t := range l.at {
-		if t.After(now.Add(-l.span)) {
-			busy = append(busy, t)
+		if t.After(since) {
+			busy++
 		}
 	}
-	need := headroom + 1 - (len(l.at) - len(busy)) // slots that must age out first
+	need := headroom + 1 - (len(l.at) - busy) // calls that must leave the window first
 	if need <= 0 {
 		return now
 	}
-	slices.SortFunc(busy, time.Time.Compare)
-	return busy[need-1].Add(l.span)
+	for i := range l.at {
+		if t := l.at[(l.next+i)%len(l.at)]; t.After(since) {
+			if need--; need == 0 {
+				return t.Add(l.span)
+			}
+		}
+	}
+	return now.Add(l.span)
 }
 
 // take records a call at t and returns what it replaced, to give the slot back.

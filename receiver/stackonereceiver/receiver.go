@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -118,7 +120,7 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 	httpClient := r.httpClient
 	if httpClient == nil {
 		var err error
-		if httpClient, err = r.cfg.ToClient(ctx, host.GetExtensions(), r.settings.TelemetrySettings); err != nil {
+		if httpClient, err = r.clientConfig().ToClient(ctx, host.GetExtensions(), r.settings.TelemetrySettings); err != nil {
 			return fmt.Errorf("stackone: building HTTP client: %w", err)
 		}
 	}
@@ -149,6 +151,19 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 		r.running.Go(func() { s.run(runCtx) })
 	}
 	return r.startWebhook(ctx, host)
+}
+
+// clientConfig is the HTTP client's configuration with room for a kept-alive connection per reader: net/http
+// keeps two idle connections per host unless told otherwise, so the catch-up workers and live reads of every
+// stream would close and open connections on every page. A max_idle_conns_per_host set by the user stays.
+func (r *stackoneReceiver) clientConfig() *confighttp.ClientConfig {
+	cc := r.cfg.ClientConfig
+	if ka := cc.Keepalive.Get(); ka != nil && ka.MaxIdleConnsPerHost == 0 {
+		sized := *ka
+		sized.MaxIdleConnsPerHost = r.cfg.readers()
+		cc.Keepalive = configoptional.Some(sized)
+	}
+	return &cc
 }
 
 // newStreams builds the enabled streams. They share the client, the key's pacer, the mapper and the

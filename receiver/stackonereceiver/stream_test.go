@@ -2,7 +2,9 @@ package stackonereceiver
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -429,4 +431,38 @@ func TestSlicesStopAtTheirEndWhenTheServerIgnoresIt(t *testing.T) {
 	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
 	// 800 entries in pages of 50 are 16 pages; each of the 8 slices may read one page past its end.
 	assert.LessOrEqual(t, len(w.fake.Requests()), 16+8+2*slicesPerWorker+2)
+}
+
+// Every reader keeps its connection: net/http's default of two idle connections per host would make the
+// catch-up workers and the live read open a new one for most pages.
+func TestCatchUpReusesConnections(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	w.catchUpAfter = defaultCatchUpAfter
+	backlog := w.fake.GenerateRequestLogs(1200, time.Now().Add(-59*time.Minute), 2*time.Second, 47)
+	var mu sync.Mutex
+	opened := 0
+	srv := httptest.NewUnstartedServer(w.fake)
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	cfg := w.config()
+	cfg.Endpoint = srv.URL
+	cfg.PageSize = 20
+	cfg.CatchUp.Concurrency = 4
+	sink := new(consumertest.LogsSink)
+	r := w.start(cfg, sink)
+	r.awaitPoll()
+	r.awaitCatchUp()
+	r.stop()
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+	require.Greater(t, len(w.fake.Requests()), 60, "enough calls to tell reuse from churn")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.LessOrEqual(t, opened, cfg.readers(), "connections opened for %d calls", len(w.fake.Requests()))
 }
