@@ -71,6 +71,26 @@ func BenchmarkDecodeAndMapPage(b *testing.B) {
 	})
 }
 
+// BenchmarkDecodeOnlyPage is what an entry read again costs (a sweep's usual case): it is decoded for its id
+// and time, found delivered, and never becomes a record.
+func BenchmarkDecodeOnlyPage(b *testing.B) {
+	body := benchPage(b)
+	m := newMapper(createDefaultConfig().(*Config).Redaction, "bench")
+	perRecord(b, body, func() {
+		page, err := stackoneapi.DecodePage(body, 2*benchPageEntries+100)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, raw := range page.Entries {
+			d := m.decode(requestLogSchema, raw)
+			if d.meta.id == "" {
+				b.Fatal("no id")
+			}
+			d.release()
+		}
+	})
+}
+
 // BenchmarkTokenizeFloor only tokenizes the same bytes (ReadToken to the end): no decoder can do less.
 func BenchmarkTokenizeFloor(b *testing.B) {
 	body := benchPage(b)

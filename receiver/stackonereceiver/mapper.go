@@ -235,13 +235,22 @@ func (sc *scratch) release() {
 	scratchPool.Put(sc)
 }
 
-// appendRecord decodes one raw entry straight into a new record appended to lrs. Safe for concurrent use by
-// several goroutines (each with its own lrs). raw is one JSON object as DecodePage hands it over; anything else
-// yields a record with what could be read.
-func (m *mapper) appendRecord(lrs plog.LogRecordSlice, s *schema, raw jsontext.Value, observed pcommon.Timestamp) entryMeta {
+// decoded is one entry read but not yet turned into a record: its fields' places, and what the stream needs to
+// decide whether it becomes one (its id and event time). Deciding before mapping is what keeps a sweep cheap:
+// most of what it reads again was delivered already, and building records is most of the work.
+type decoded struct {
+	sc   *scratch
+	st   *schemaState
+	meta entryMeta
+	// primaryParsed: the schema's first time key gave the Timestamp, so it is not repeated as an attribute.
+	primaryParsed bool
+}
+
+// decode reads one raw entry; appendDecoded or release must follow. Safe for concurrent use. raw is one JSON
+// object as DecodePage hands it over; anything else yields what could be read.
+func (m *mapper) decode(s *schema, raw jsontext.Value) decoded {
 	st := m.stateFor(s)
 	sc := scratchPool.Get().(*scratch)
-	defer sc.release()
 	sc.reset(len(s.fields))
 
 	// String values are substrings of the entry itself: no copy, no allocation per value. The page body is owned by
@@ -255,12 +264,43 @@ func (m *mapper) appendRecord(lrs plog.LogRecordSlice, s *schema, raw jsontext.V
 	sc.text, sc.b = text, unsafe.Slice(unsafe.StringData(text), len(text))
 	sc.decodeEntry(m, s, st)
 
+	d := decoded{sc: sc, st: st}
+	// Timestamp: the first time key that parses.
+	anyTime := false
+	for n, i := range s.timeSlots {
+		sp := sc.slots[i]
+		if !sp.present() {
+			continue
+		}
+		anyTime = true
+		if t, ok := sc.timeOf(sp); ok && !t.IsZero() {
+			d.meta.time = t
+			d.primaryParsed = n == 0
+			break
+		}
+	}
+	d.meta.badTime = d.meta.time.IsZero() && anyTime
+	d.meta.id = sc.entryID(s, raw)
+	return d
+}
+
+// release gives back what decode took, for an entry that does not become a record.
+func (d decoded) release() { d.sc.release() }
+
+// appendDecoded turns a decoded entry into a new record appended to lrs and releases it.
+func (m *mapper) appendDecoded(lrs plog.LogRecordSlice, s *schema, d decoded, observed pcommon.Timestamp) entryMeta {
+	defer d.release()
 	lr := lrs.AppendEmpty()
 	lr.SetObservedTimestamp(observed)
 	lr.SetEventName(s.eventName)
-	meta := m.mapEntry(lr, s, st, sc)
-	meta.id = sc.entryID(s, raw)
+	meta := d.meta
+	meta.invalid = m.mapEntry(lr, s, d.st, d.sc, meta.time, d.primaryParsed)
 	return meta
+}
+
+// appendRecord decodes one raw entry straight into a new record appended to lrs.
+func (m *mapper) appendRecord(lrs plog.LogRecordSlice, s *schema, raw jsontext.Value, observed pcommon.Timestamp) entryMeta {
+	return m.appendDecoded(lrs, s, m.decode(s, raw), observed)
 }
 
 // decodeEntry is the one pass over the entry: it records where each field's value is, descending only into the
@@ -619,29 +659,12 @@ func (sc *scratch) entryID(s *schema, raw jsontext.Value) string {
 	return "sha256:" + hex.EncodeToString(sum[:16])
 }
 
-// mapEntry writes the record from the decoded spans.
-func (m *mapper) mapEntry(lr plog.LogRecord, s *schema, st *schemaState, sc *scratch) entryMeta {
+// mapEntry writes the record from the decoded spans and returns how many fields it left out for their type.
+func (m *mapper) mapEntry(lr plog.LogRecord, s *schema, st *schemaState, sc *scratch, at time.Time, primaryParsed bool) (invalid int) {
 	var meta entryMeta
 	slots := sc.slots
-
-	// Timestamp: the first time key that parses.
-	primaryParsed, anyTime := false, false
-	for n, i := range s.timeSlots {
-		sp := slots[i]
-		if !sp.present() {
-			continue
-		}
-		anyTime = true
-		if t, ok := sc.timeOf(sp); ok && !t.IsZero() {
-			meta.time = t
-			primaryParsed = n == 0
-			break
-		}
-	}
-	if !meta.time.IsZero() {
-		lr.SetTimestamp(pcommon.NewTimestampFromTime(meta.time))
-	} else if anyTime {
-		meta.badTime = true
+	if !at.IsZero() {
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(at))
 	}
 
 	attrs := lr.Attributes()
@@ -762,7 +785,7 @@ func (m *mapper) mapEntry(lr plog.LogRecord, s *schema, st *schemaState, sc *scr
 			m.putAsSent(attrs, sc, u.info.attr, u.v, u.info.sensitive)
 		}
 	}
-	return meta
+	return meta.invalid
 }
 
 // body renders the record body from the fields already read; method is the upper-cased top-level method.

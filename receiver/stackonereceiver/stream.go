@@ -414,13 +414,13 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		s.sampled.Warn("Skipped page elements that are not JSON objects", zap.String("stream", s.name), zap.Int("count", page.NotObjects))
 	}
 	observedAt := s.now()
-	observed := pcommon.NewTimestampFromTime(observedAt)
-	ld, lrs := s.mapper.newLogs()
-	lrs.EnsureCapacity(len(page.Entries))
+	entries := make([]decoded, len(page.Entries))
 	cands := make([]candidate, 0, len(page.Entries))
 	for i, raw := range page.Entries {
-		m := s.mapper.appendRecord(lrs, s.schema, raw, observed)
-		c := candidate{index: i, id: idHash(m.id), at: m.time, invalid: m.invalid > 0, badTime: m.badTime}
+		d := s.mapper.decode(s.schema, raw)
+		entries[i] = d
+		m := d.meta
+		c := candidate{index: i, id: idHash(m.id), at: m.time, badTime: m.badTime}
 		if m.time.IsZero() {
 			r.timeless = true
 		} else {
@@ -444,6 +444,7 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 			s.mu.Lock()
 			s.release(cands)
 			s.mu.Unlock()
+			releaseAll(entries)
 			return newest, fmt.Errorf("%w (%s after %s)", errOutOfOrder, c.at.Format(time.RFC3339Nano), r.newest.Format(time.RFC3339Nano))
 		}
 	}
@@ -451,20 +452,19 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		s.tel.duplicates(ctx, dups)
 	}
 	if len(cands) == 0 {
+		releaseAll(entries)
 		return newest, nil
 	}
-	if len(cands) < len(page.Entries) {
-		keep := make([]bool, len(page.Entries))
-		for _, c := range cands {
-			keep[c.index] = true
-		}
-		i := 0
-		lrs.RemoveIf(func(plog.LogRecord) bool {
-			drop := !keep[i]
-			i++
-			return drop
-		})
+	// Only what is new becomes a record.
+	ld, lrs := s.mapper.newLogs()
+	lrs.EnsureCapacity(len(cands))
+	observed := pcommon.NewTimestampFromTime(observedAt)
+	for i := range cands {
+		c := &cands[i]
+		c.invalid = s.mapper.appendDecoded(lrs, s.schema, entries[c.index], observed).invalid > 0
+		entries[c.index] = decoded{}
 	}
+	releaseAll(entries)
 	if err := s.consumeWithRetry(ctx, ld); err != nil {
 		s.mu.Lock()
 		s.release(cands)
@@ -496,6 +496,15 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 	s.advance(r, cands, newest, observedAt)
 	s.save(ctx)
 	return newest, nil
+}
+
+// releaseAll gives back the entries that did not become records.
+func releaseAll(entries []decoded) {
+	for _, d := range entries {
+		if d.sc != nil {
+			d.release()
+		}
+	}
 }
 
 // unseen keeps the candidates not delivered before, and counts the others; s.mu must be held. Everything a
