@@ -45,6 +45,9 @@ type Options struct {
 
 // Recorded is a copy of one request the server received.
 type Recorded struct {
+	// At is when it arrived, by the server's clock: which client called when (e.g. which collector replica,
+	// told apart by a header) is what the high-availability tests check.
+	At     time.Time
 	Method string
 	Path   string
 	Query  url.Values
@@ -178,6 +181,7 @@ func (s *Server) authorized(r *http.Request) bool {
 
 func (s *Server) record(r *http.Request, body []byte) {
 	rec := Recorded{
+		At:     s.now(),
 		Method: r.Method,
 		Path:   r.URL.Path,
 		Query:  cloneValues(r.URL.Query()),
@@ -196,6 +200,7 @@ func (s *Server) Requests() []Recorded {
 	out := make([]Recorded, len(s.recorded))
 	for i, r := range s.recorded {
 		out[i] = Recorded{
+			At:     r.At,
 			Method: r.Method,
 			Path:   r.Path,
 			Query:  cloneValues(r.Query),

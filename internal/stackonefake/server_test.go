@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -86,12 +87,16 @@ func TestRouting(t *testing.T) {
 }
 
 func TestRequestsAreRecorded(t *testing.T) {
-	fake, ts := newTestServer(t, Options{})
+	clock := &testClock{now: t0}
+	fake, ts := newTestServer(t, Options{Now: clock.Now})
 	do(t, ts, http.MethodGet, "/requests/logs", url.Values{"providers": {"ashby,lever"}, "page_size": {"5"}}, "")
+	clock.Advance(time.Second)
 	do(t, ts, http.MethodPost, "/logs/actions", nil, `{"page":2}`)
 
 	got := fake.Requests()
 	require.Len(t, got, 2)
+	require.Equal(t, t0, got[0].At)
+	require.Equal(t, t0.Add(time.Second), got[1].At)
 	require.Equal(t, http.MethodGet, got[0].Method)
 	require.Equal(t, "/requests/logs", got[0].Path)
 	require.Equal(t, url.Values{"providers": {"ashby,lever"}, "page_size": {"5"}}, got[0].Query)
