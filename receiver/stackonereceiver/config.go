@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/confmap"
 
@@ -58,6 +60,9 @@ type Config struct {
 	MaxResponseSize int64 `mapstructure:"max_response_size"`
 	// StorageID names a storage extension (e.g. file_storage) that keeps the position across restarts.
 	StorageID *component.ID `mapstructure:"storage"`
+	// LeaderElection runs the receiver on several replicas with one polling: the holder of a Kubernetes Lease.
+	// The position then lives in a ConfigMap that every replica reads and only the leader writes, fenced.
+	LeaderElection configoptional.Optional[LeaderElectionConfig] `mapstructure:"leader_election"`
 	// BackOff paces retries of failed API calls and of pages the pipeline refused.
 	BackOff configretry.BackOffConfig `mapstructure:"retry_on_failure"`
 	// Redaction lists what must never be exported from inside a log entry.
@@ -79,6 +84,66 @@ type Config struct {
 type CatchUpConfig struct {
 	// Concurrency is how many time slices are read at once; all of them share max_requests_per_minute.
 	Concurrency int `mapstructure:"concurrency"`
+}
+
+// LeaderElectionConfig has the keys of contrib's k8s_leader_elector extension (auth_type, context, lease_name,
+// lease_namespace, lease_duration, renew_deadline, retry_period), so moving to that extension once it can be
+// built is a config change, plus where the fenced position lives.
+type LeaderElectionConfig struct {
+	// AuthType is how to reach the Kubernetes API: serviceAccount (in a pod) or kubeConfig.
+	AuthType string `mapstructure:"auth_type"`
+	// Context overrides the kubeconfig's current context (auth_type kubeConfig).
+	Context string `mapstructure:"context"`
+	// LeaseName is the Lease the replicas compete for; empty means otelcol-stackone-<receiver name>.
+	LeaseName string `mapstructure:"lease_name"`
+	// LeaseNamespace holds the Lease and the position ConfigMap; empty means the pod's own namespace.
+	LeaseNamespace string `mapstructure:"lease_namespace"`
+	// LeaseDuration is how long a standby waits, after the last renewal it saw, before taking over.
+	LeaseDuration time.Duration `mapstructure:"lease_duration"`
+	// RenewDeadline is how long the leader keeps retrying a renewal before it stops polling.
+	RenewDeadline time.Duration `mapstructure:"renew_deadline"`
+	// RetryPeriod is the pause between attempts to acquire or renew the lease.
+	RetryPeriod time.Duration `mapstructure:"retry_period"`
+	// PositionConfigMap names the ConfigMap holding the position; empty means <lease_name>-position.
+	PositionConfigMap string `mapstructure:"position_configmap"`
+}
+
+const (
+	authServiceAccount = "serviceAccount"
+	authKubeConfig     = "kubeConfig"
+)
+
+func defaultLeaderElection() LeaderElectionConfig {
+	// The defaults of the contrib extension and of Kubernetes' own controllers.
+	return LeaderElectionConfig{AuthType: authServiceAccount, LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+}
+
+// dnsSubdomain is what Kubernetes accepts as a Lease or ConfigMap name.
+var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+func (cfg *LeaderElectionConfig) validate() []error {
+	var errs []error
+	if cfg.AuthType != authServiceAccount && cfg.AuthType != authKubeConfig {
+		errs = append(errs, fmt.Errorf("leader_election.auth_type %q is not supported: use serviceAccount (in a pod, with the Lease and ConfigMap RBAC) or kubeConfig (KUBECONFIG or ~/.kube/config)", cfg.AuthType))
+	}
+	for _, n := range []struct{ key, value string }{
+		{"lease_name", cfg.LeaseName}, {"lease_namespace", cfg.LeaseNamespace}, {"position_configmap", cfg.PositionConfigMap},
+	} {
+		if n.value != "" && (len(n.value) > 253 || !dnsSubdomain.MatchString(n.value)) {
+			errs = append(errs, fmt.Errorf("leader_election.%s %q is not a Kubernetes name: use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (or leave it empty for the default)", n.key, n.value))
+		}
+	}
+	// The Lease stores whole seconds, and client-go needs lease_duration > renew_deadline > 1.2 x retry_period:
+	// a leader must stop before its lease can be taken, and get more than one try at renewing it.
+	switch {
+	case cfg.LeaseDuration < time.Second || cfg.LeaseDuration%time.Second != 0:
+		errs = append(errs, fmt.Errorf("leader_election.lease_duration %s is invalid: use whole seconds, 1s or more (15s is a good default; a standby takes over about this long after the leader dies)", cfg.LeaseDuration))
+	case cfg.RenewDeadline <= 0 || cfg.RenewDeadline >= cfg.LeaseDuration:
+		errs = append(errs, fmt.Errorf("leader_election.renew_deadline %s must be positive and shorter than lease_duration %s: the leader must stop polling before a standby may take its lease (10s with 15s is a good default)", cfg.RenewDeadline, cfg.LeaseDuration))
+	case cfg.RetryPeriod <= 0 || cfg.RenewDeadline <= cfg.RetryPeriod*6/5:
+		errs = append(errs, fmt.Errorf("leader_election.retry_period %s must be positive and renew_deadline %s more than 1.2 times it, so a renewal gets more than one try (2s with 10s is a good default)", cfg.RetryPeriod, cfg.RenewDeadline))
+	}
+	return errs
 }
 
 // RequestLogsConfig configures a cursor-paginated stream: request, step or platform logs.
@@ -152,9 +217,10 @@ func createDefaultConfig() component.Config {
 				"*token*", "*secret*", "*password*", "*signature*", "*credential*",
 			},
 		},
-		RequestLogs: RequestLogsConfig{Enabled: true},
-		ActionLogs:  ActionLogsConfig{Enabled: true},
-		Webhook:     newDefaultWebhookConfig(),
+		LeaderElection: configoptional.Default(defaultLeaderElection()),
+		RequestLogs:    RequestLogsConfig{Enabled: true},
+		ActionLogs:     ActionLogsConfig{Enabled: true},
+		Webhook:        newDefaultWebhookConfig(),
 	}
 }
 
@@ -197,6 +263,12 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %s is negative: use a positive duration such as 30s", cfg.Timeout))
+	}
+	if le := cfg.LeaderElection.Get(); le != nil {
+		errs = append(errs, le.validate()...)
+		if cfg.StorageID != nil {
+			errs = append(errs, fmt.Errorf("storage %q and leader_election are both set: with leader_election the position lives in a ConfigMap that every replica reads and only the leader writes; remove storage (a storage volume belongs to one pod, and a new leader would resume from its own stale copy)", cfg.StorageID))
+		}
 	}
 	if err := cfg.BackOff.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("retry_on_failure: %w", err))

@@ -203,7 +203,7 @@ func TestStreamNotFoundIsDisabledUntilRestart(t *testing.T) {
 		r.nextPoll()
 	}
 	done := make(chan struct{})
-	go func() { r.rcv.running.Wait(); close(done) }()
+	go func() { r.rcv.running.group.Wait(); close(done) }()
 	select {
 	case <-done: // the stream's goroutine ended by itself: disabled
 	case d := <-r.polls:

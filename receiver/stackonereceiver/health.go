@@ -47,6 +47,27 @@ func (s *stream) setCondition(c condition, err error) {
 	h.health.update(h.name, errs)
 }
 
+// set records a condition that is not a stream's own (the leader election's), under the name it was given.
+func (h *streamHealth) set(c condition, err error) {
+	h.mu.Lock()
+	if h.errs[c] == nil && err == nil {
+		h.mu.Unlock()
+		return
+	}
+	h.errs[c] = err
+	errs := h.errs
+	h.mu.Unlock()
+	h.health.update(h.name, errs)
+}
+
+// clear forgets every condition: a stream that stopped polling (a replica standing by) has none.
+func (h *streamHealth) clear() {
+	h.mu.Lock()
+	h.errs = [numConditions]error{}
+	h.mu.Unlock()
+	h.health.update(h.name, [numConditions]error{})
+}
+
 // health turns the streams' conditions into the component status:
 //   - OK: every stream reads and saves.
 //   - RecoverableError: at least one stream has a problem, including a key rejected for one stream while

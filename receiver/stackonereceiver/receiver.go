@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -54,13 +55,31 @@ type stackoneReceiver struct {
 	newGroup   func() group
 	httpClient *http.Client
 
-	storage storage.Client
 	streams []*stream
-	cancel  context.CancelFunc
 	// abandon cancels the pipeline calls in flight: only when the shutdown deadline has passed.
 	abandon context.CancelFunc
-	running group
 	webhook *webhookServer // nil unless webhook.enabled
+
+	// mu guards the streams' current run: nil while they are stopped (a standby), and stopping, set by
+	// Shutdown, after which no run starts.
+	mu       sync.Mutex
+	running  *streamRun
+	stopping bool
+	// leading is 1 while this replica polls: always without leader_election, while it holds the lease with it.
+	leading atomic.Bool
+
+	// With leader_election: the campaign, and a seam for tests to hand in a fake Kubernetes API.
+	newKubeAPI    func(cfg *LeaderElectionConfig, userAgent string) (kubeAPI, error)
+	stopElection  context.CancelFunc
+	electionDone  chan struct{}
+	electionState *streamHealth
+}
+
+// streamRun is one start of the streams, on one position store, until stopStreams.
+type streamRun struct {
+	storage storage.Client
+	cancel  context.CancelFunc
+	group   group
 }
 
 // group runs goroutines and waits for them; *sync.WaitGroup is one.
@@ -102,6 +121,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stack
 		budgetClock:  time.Now,
 		budgetSleep:  sleepCtx,
 		newGroup:     newWaitGroup,
+		newKubeAPI:   newKubeAPI,
 	}, nil
 }
 
@@ -116,6 +136,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Start builds the client and the streams. Without leader_election it opens the storage and starts polling;
+// with it, it joins the election and polls only while it holds the lease (see leader.go).
 func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error {
 	httpClient := r.httpClient
 	if httpClient == nil {
@@ -129,14 +151,8 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 	if err != nil {
 		return fmt.Errorf("stackone: %w", err)
 	}
-	r.storage, err = r.openStorage(ctx, host)
-	if err != nil {
-		return err
-	}
-
-	runCtx, cancel := context.WithCancel(context.Background())
 	consumeCtx, abandon := context.WithCancel(context.Background())
-	r.cancel, r.abandon = cancel, abandon
+	r.abandon = abandon
 	r.streams = r.newStreams(client, consumeCtx)
 	r.health = newHealth(len(r.streams))
 	r.health.host = host
@@ -146,11 +162,73 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 	if err := r.registerGauges(); err != nil {
 		return err
 	}
-	r.running = r.newGroup()
-	for _, s := range r.streams {
-		r.running.Go(func() { s.run(runCtx) })
+	// The webhook runs on every replica: each delivery reaches one pod, leader or not.
+	if le := r.cfg.LeaderElection.Get(); le != nil {
+		if err := r.startElection(le); err != nil {
+			return err
+		}
+		return r.startWebhook(ctx, host)
+	}
+	store, err := r.openStorage(ctx, host)
+	if err != nil {
+		return err
+	}
+	r.leading.Store(true)
+	if err := r.startStreams(context.Background(), store); err != nil {
+		return err
 	}
 	return r.startWebhook(ctx, host)
+}
+
+var errStopping = errors.New("the receiver is shutting down")
+
+// startStreams runs every stream on store until stopStreams, or until ctx ends.
+func (r *stackoneReceiver) startStreams(ctx context.Context, store storage.Client) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopping {
+		return errStopping
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	run := &streamRun{storage: store, cancel: cancel, group: r.newGroup()}
+	for _, s := range r.streams {
+		s.store.client = store
+		s.dirty = false
+		run.group.Go(func() { s.run(runCtx) })
+	}
+	r.running = run
+	return nil
+}
+
+// stopStreams stops every stream between pages, saves, and closes the store. A page already handed to the
+// pipeline completes and is saved, unless ctx's deadline passes first: then the pipeline call is cancelled
+// and the position stays at the last accepted page.
+func (r *stackoneReceiver) stopStreams(ctx context.Context) error {
+	r.mu.Lock()
+	run := r.running
+	r.running = nil
+	r.mu.Unlock()
+	if run == nil {
+		return nil
+	}
+	run.cancel()
+	done := make(chan struct{})
+	go func() {
+		run.group.Wait()
+		close(done)
+	}()
+	var errs []error
+	select {
+	case <-done:
+		for _, s := range r.streams {
+			errs = append(errs, s.saveFinal(ctx))
+		}
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("stackone: a page was still in the pipeline when the shutdown deadline passed; it will be read again at the next start: %w", ctx.Err()))
+		r.abandon() // past the deadline, a pipeline call still running is cancelled
+	}
+	errs = append(errs, run.storage.Close(context.WithoutCancel(ctx)))
+	return errors.Join(errs...)
 }
 
 // clientConfig is the HTTP client's configuration with room for a kept-alive connection per reader: net/http
@@ -194,7 +272,7 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 			pagers:   pagers,
 			mapper:   r.mapper,
 			consume:  consume,
-			store:    &positionStore{client: r.storage, key: "position." + s.stream},
+			store:    &positionStore{key: "position." + s.stream}, // on each run's storage (startStreams)
 			pending:  map[uint64]struct{}{},
 			cfg:      settings,
 			retry:    retry,
@@ -223,10 +301,22 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 }
 
 // registerGauges observes each stream's state at collection time, so a stream that cannot read shows it at
-// once: its lag keeps growing and its last successful poll stays behind.
+// once: its lag keeps growing and its last successful poll stays behind. A standby reports neither: it reads
+// nothing by design, and its stale figures would fire the lag alerts while the leader is fine.
 func (r *stackoneReceiver) registerGauges() error {
 	return errors.Join(
+		r.telemetry.RegisterReceiverStackoneLeaderCallback(func(_ context.Context, o metric.Int64Observer) error {
+			leading := int64(0)
+			if r.leading.Load() {
+				leading = 1
+			}
+			o.Observe(leading)
+			return nil
+		}),
 		r.telemetry.RegisterReceiverStackoneLagCallback(func(_ context.Context, o metric.Float64Observer) error {
+			if !r.leading.Load() {
+				return nil
+			}
 			now := r.now()
 			for _, s := range r.streams {
 				if ns := s.complete.Load(); ns != 0 {
@@ -236,6 +326,9 @@ func (r *stackoneReceiver) registerGauges() error {
 			return nil
 		}),
 		r.telemetry.RegisterReceiverStackoneLastSuccessfulPollCallback(func(_ context.Context, o metric.Float64Observer) error {
+			if !r.leading.Load() {
+				return nil
+			}
 			for _, s := range r.streams {
 				if ns := s.lastSuccess.Load(); ns > 0 {
 					o.Observe(float64(ns)/1e9, s.tel.attrs)
@@ -280,34 +373,24 @@ func (r *stackoneReceiver) openStorage(ctx context.Context, host component.Host)
 	return client, nil
 }
 
-// Shutdown stops every stream between pages and closes the store. A page already handed to the pipeline
-// completes and is saved, unless the shutdown deadline passes first: then the pipeline call is cancelled and
-// the position stays at the last accepted page.
+// Shutdown stops polling and saves (stopStreams), and only then leaves the election, releasing the lease,
+// so a standby takes over at once from the position just saved.
 func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
-	if r.cancel != nil {
-		r.cancel()
-	}
-	done := make(chan struct{})
-	go func() {
-		if r.running != nil {
-			r.running.Wait()
-		}
-		close(done)
-	}()
+	r.mu.Lock()
+	r.stopping = true
+	r.mu.Unlock()
 	errs := []error{r.stopWebhook(ctx)} // no new deliveries; those in flight finish first
-	select {
-	case <-done:
-		for _, s := range r.streams {
-			errs = append(errs, s.saveFinal(ctx))
+	errs = append(errs, r.stopStreams(ctx))
+	if r.stopElection != nil {
+		r.stopElection()
+		select {
+		case <-r.electionDone:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("stackone: the lease was not released before the shutdown deadline; a standby takes over once it expires: %w", ctx.Err()))
 		}
-	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("stackone: a page was still in the pipeline when the shutdown deadline passed; it will be read again at the next start: %w", ctx.Err()))
 	}
 	if r.abandon != nil {
-		r.abandon() // past the deadline, a pipeline call still running is cancelled
-	}
-	if r.storage != nil {
-		errs = append(errs, r.storage.Close(context.WithoutCancel(ctx)))
+		r.abandon()
 	}
 	r.telemetry.Shutdown()
 	return errors.Join(errs...)

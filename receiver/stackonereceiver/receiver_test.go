@@ -164,7 +164,7 @@ func TestConsumerErrorKeepsThePosition(t *testing.T) {
 	defer r.stop()
 	r.awaitPoll()
 	assert.Empty(t, ids(sink))
-	store := &positionStore{client: r.rcv.storage, key: "position.request_logs"}
+	store := &positionStore{client: r.rcv.running.storage, key: "position.request_logs"}
 	cp, err := store.load(context.Background())
 	require.NoError(t, err)
 	require.NotNil(t, cp)

@@ -405,7 +405,7 @@ func (w *simWorld) crash(inc *simIncarnation, why string) error {
 		w.logf("%s: %s of #%d", w.s.clock().Format(time.TimeOnly), why, inc.n)
 	}
 	inc.dead = true
-	inc.rcv.cancel()
+	inc.rcv.running.cancel()
 	inc.rcv.abandon()
 	for range 1000 {
 		if w.s.alive(inc) == 0 {

@@ -27,7 +27,7 @@ import (
 // position reads what the running receiver's stream stored.
 func (r *run) position(stream string) *position {
 	r.t.Helper()
-	p, err := (&positionStore{client: r.rcv.storage, key: "position." + stream}).load(context.Background())
+	p, err := (&positionStore{client: r.rcv.running.storage, key: "position." + stream}).load(context.Background())
 	require.NoError(r.t, err)
 	require.NotNil(r.t, p)
 	return p
@@ -245,7 +245,7 @@ func TestEventTimesGoingBackwardsFailThePoll(t *testing.T) {
 				Attributes: attribute.NewSet(attribute.String("stream", tt.stream), attribute.String("error.class", "out_of_order")), Value: 1,
 			}}, metricdatatest.IgnoreTimestamp())
 			assert.Contains(t, w.host.statuses(), componentstatus.StatusRecoverableError)
-			store := &positionStore{client: r.rcv.storage, key: "position." + tt.stream}
+			store := &positionStore{client: r.rcv.running.storage, key: "position." + tt.stream}
 			pos, err := store.load(context.Background())
 			require.NoError(t, err)
 			assert.True(t, pos.Frontier.Before(time.Now().Add(-59*time.Minute)), "the position is kept")

@@ -25,22 +25,24 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                               metric.Meter
-	mu                                  sync.Mutex
-	registrations                       []metric.Registration
-	ReceiverStackoneAPIErrors           metric.Int64Counter
-	ReceiverStackoneCheckpointBytes     metric.Int64Counter
-	ReceiverStackoneCheckpointErrors    metric.Int64Counter
-	ReceiverStackoneDuplicatesDropped   metric.Int64Counter
-	ReceiverStackoneEntriesMalformed    metric.Int64Counter
-	ReceiverStackoneLag                 metric.Float64ObservableGauge
-	ReceiverStackoneLastSuccessfulPoll  metric.Float64ObservableGauge
-	ReceiverStackonePagesFetched        metric.Int64Counter
-	ReceiverStackoneRecordsEmitted      metric.Int64Counter
-	ReceiverStackoneRetries             metric.Int64Counter
-	ReceiverStackoneStreamDisabled      metric.Int64ObservableGauge
-	ReceiverStackoneWebhookDedupEntries metric.Int64ObservableGauge
-	ReceiverStackoneWebhookRequests     metric.Int64Counter
+	meter                                metric.Meter
+	mu                                   sync.Mutex
+	registrations                        []metric.Registration
+	ReceiverStackoneAPIErrors            metric.Int64Counter
+	ReceiverStackoneCheckpointBytes      metric.Int64Counter
+	ReceiverStackoneCheckpointErrors     metric.Int64Counter
+	ReceiverStackoneDuplicatesDropped    metric.Int64Counter
+	ReceiverStackoneEntriesMalformed     metric.Int64Counter
+	ReceiverStackoneLag                  metric.Float64ObservableGauge
+	ReceiverStackoneLastSuccessfulPoll   metric.Float64ObservableGauge
+	ReceiverStackoneLeader               metric.Int64ObservableGauge
+	ReceiverStackoneLeaderElectionErrors metric.Int64Counter
+	ReceiverStackonePagesFetched         metric.Int64Counter
+	ReceiverStackoneRecordsEmitted       metric.Int64Counter
+	ReceiverStackoneRetries              metric.Int64Counter
+	ReceiverStackoneStreamDisabled       metric.Int64ObservableGauge
+	ReceiverStackoneWebhookDedupEntries  metric.Int64ObservableGauge
+	ReceiverStackoneWebhookRequests      metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -75,6 +77,21 @@ func (builder *TelemetryBuilder) RegisterReceiverStackoneLastSuccessfulPollCallb
 		cb(ctx, &observerFloat64{inst: builder.ReceiverStackoneLastSuccessfulPoll, obs: o})
 		return nil
 	}, builder.ReceiverStackoneLastSuccessfulPoll)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverStackoneLeaderCallback sets callback for observable ReceiverStackoneLeader metric.
+func (builder *TelemetryBuilder) RegisterReceiverStackoneLeaderCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverStackoneLeader, obs: o})
+		return nil
+	}, builder.ReceiverStackoneLeader)
 	if err != nil {
 		return err
 	}
@@ -192,6 +209,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_stackone_last_successful_poll",
 		metric.WithDescription("Unix time (seconds) when the stream last read the API successfully; alert on time() minus this. [Alpha]"),
 		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneLeader, err = builder.meter.Int64ObservableGauge(
+		"otelcol_receiver_stackone_leader",
+		metric.WithDescription("1 while this replica polls StackOne (always without leader_election; while it holds the lease with it), 0 while it stands by. Across the replicas of one receiver the sum should be 1. [Alpha]"),
+		metric.WithUnit("1"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneLeaderElectionErrors, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_leader_election_errors",
+		metric.WithDescription("Failed Kubernetes API calls of the leader election (reading or renewing the Lease, claiming the position ConfigMap). A standby that cannot reach the API cannot take over. [Alpha]"),
+		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverStackonePagesFetched, err = builder.meter.Int64Counter(

@@ -28,6 +28,10 @@ func TestSetupTelemetry(t *testing.T) {
 		observer.Observe(1)
 		return nil
 	}))
+	require.NoError(t, tb.RegisterReceiverStackoneLeaderCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	require.NoError(t, tb.RegisterReceiverStackoneStreamDisabledCallback(func(_ context.Context, observer metric.Int64Observer) error {
 		observer.Observe(1)
 		return nil
@@ -41,6 +45,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackoneCheckpointErrors.Add(context.Background(), 1)
 	tb.ReceiverStackoneDuplicatesDropped.Add(context.Background(), 1)
 	tb.ReceiverStackoneEntriesMalformed.Add(context.Background(), 1)
+	tb.ReceiverStackoneLeaderElectionErrors.Add(context.Background(), 1)
 	tb.ReceiverStackonePagesFetched.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)
@@ -65,6 +70,12 @@ func TestSetupTelemetry(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneLastSuccessfulPoll(t, testTel,
 		[]metricdata.DataPoint[float64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneLeader(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneLeaderElectionErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackonePagesFetched(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
