@@ -90,19 +90,21 @@ type election struct {
 	lock     resourcelock.Interface
 	identity string
 	log      *zap.Logger
-	// lead runs for as long as this replica holds the lease (its context ends when it does not) and returns
-	// once the streams have stopped. giveUp ends the round: the lease is released and the campaign goes on.
-	lead func(ctx context.Context, giveUp func())
+	// lead runs for as long as this replica leads (its context ends when the lease is lost or the replica
+	// stops) and returns once the streams have stopped. endTerm ends the term early: the lease is released
+	// and the campaign goes on.
+	lead func(ctx context.Context, endTerm func())
 }
 
-// run campaigns until ctx ends. Each round acquires the lease, leads until it is lost or given up, and
-// releases it on the way out (ReleaseOnCancel), so a graceful stop hands over at once. lead runs here, not in
-// the elector's own goroutine, so that run returns only once the streams of the last round have stopped.
+// run campaigns until ctx ends. Each round acquires the lease, leads, and releases the lease on the way out
+// (ReleaseOnCancel), so a graceful stop hands over at once. The round's context is cancelled, and so the lease
+// released, only after lead has returned: a standby can never start while this replica's streams are still
+// stopping. A lost lease is not released (it is no longer held); its term ends with client-go's context.
 func (e *election) run(ctx context.Context) {
 	// client-go logs through klog; its logger rides in the context, so nothing process-wide changes.
 	ctx = klog.NewContext(ctx, logr.New(zapSink{log: e.log}))
 	for ctx.Err() == nil {
-		round, giveUp := context.WithCancel(ctx)
+		round, release := context.WithCancel(context.WithoutCancel(ctx))
 		leading := make(chan context.Context, 1)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock:            e.lock,
@@ -123,7 +125,7 @@ func (e *election) run(ctx context.Context) {
 		})
 		if err != nil { // the settings were validated at start-up
 			e.log.Error("Cannot run the leader election", zap.Error(err))
-			giveUp()
+			release()
 			return
 		}
 		done := make(chan struct{})
@@ -133,11 +135,16 @@ func (e *election) run(ctx context.Context) {
 		}()
 		select {
 		case leadCtx := <-leading:
-			e.lead(leadCtx, giveUp)
+			term, endTerm := context.WithCancel(leadCtx)
+			stopping := context.AfterFunc(ctx, endTerm)
+			e.lead(term, endTerm)
+			stopping()
+			endTerm()
 		case <-done:
+		case <-ctx.Done():
 		}
+		release()
 		<-done
-		giveUp()
 	}
 }
 
@@ -145,13 +152,13 @@ func (e *election) run(ctx context.Context) {
 // elector itself only logs its failures: a standby that cannot reach the API cannot take over, and a leader
 // that cannot renew stops polling.
 type observedLock struct {
-	resourcelock.LeaseLock
+	resourcelock.Interface
 	report func(error)
 }
 
 func newLeaseLock(api kubeAPI, namespace, name, identity string, report func(error)) *observedLock {
 	return &observedLock{
-		LeaseLock: resourcelock.LeaseLock{
+		Interface: &resourcelock.LeaseLock{
 			LeaseMeta:  metav1.ObjectMeta{Namespace: namespace, Name: name},
 			Client:     api.leases,
 			LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
@@ -162,19 +169,19 @@ func newLeaseLock(api kubeAPI, namespace, name, identity string, report func(err
 }
 
 func (l *observedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
-	rec, raw, err := l.LeaseLock.Get(ctx)
+	rec, raw, err := l.Interface.Get(ctx)
 	l.observe(err)
 	return rec, raw, err
 }
 
 func (l *observedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
-	err := l.LeaseLock.Create(ctx, ler)
+	err := l.Interface.Create(ctx, ler)
 	l.observe(err)
 	return err
 }
 
 func (l *observedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
-	err := l.LeaseLock.Update(ctx, ler)
+	err := l.Interface.Update(ctx, ler)
 	l.observe(err)
 	return err
 }
@@ -258,8 +265,8 @@ func (r *stackoneReceiver) startElection(cfg *LeaderElectionConfig) error {
 		lock:     newLeaseLock(api, le.LeaseNamespace, le.LeaseName, identity, report),
 		identity: identity,
 		log:      r.settings.Logger,
-		lead: func(ctx context.Context, giveUp func()) {
-			r.lead(ctx, giveUp, api.configMaps.ConfigMaps(le.LeaseNamespace), le, identity)
+		lead: func(ctx context.Context, endTerm func()) {
+			r.lead(ctx, endTerm, api.configMaps.ConfigMaps(le.LeaseNamespace), le, identity)
 		},
 	}
 	r.settings.Logger.Info("Joining the leader election: this replica polls StackOne only while it holds the lease",
@@ -282,14 +289,14 @@ func defaultLeaseName(id component.ID) string {
 
 var invalidNameChars = regexp.MustCompile(`[^a-z0-9.-]+`)
 
-// lead is one term as leader: claim the position, poll, and when the lease is lost or given up stop at once.
-// The pages in flight finish; if another replica has claimed the position meanwhile, their saves are fenced
-// and those pages are read again by the new leader.
-func (r *stackoneReceiver) lead(ctx context.Context, giveUp func(), api corev1client.ConfigMapInterface, le LeaderElectionConfig, identity string) {
+// lead is one term as leader: claim the position, poll, and when the term ends stop at once. The pages in
+// flight finish; if another replica has claimed the position meanwhile, their saves are fenced and those
+// pages are read again by the new leader.
+func (r *stackoneReceiver) lead(ctx context.Context, endTerm func(), api corev1client.ConfigMapInterface, le LeaderElectionConfig, identity string) {
 	log := r.settings.Logger.With(zap.String("identity", identity), zap.String("position_configmap", le.LeaseNamespace+"/"+le.PositionConfigMap))
 	onFenced := func(err error) {
 		log.Error("Another replica has claimed the position: this one stops polling at once and releases the lease", zap.Error(err))
-		giveUp()
+		endTerm()
 	}
 	var store *configMapStore
 	for {
