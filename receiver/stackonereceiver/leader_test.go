@@ -101,7 +101,7 @@ func (l *partitionedLock) Update(ctx context.Context, r resourcelock.LeaderElect
 	return l.Interface.Update(ctx, r)
 }
 
-type candidate struct {
+type contender struct {
 	lock   *partitionedLock
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -109,9 +109,9 @@ type candidate struct {
 }
 
 // campaign runs one candidate for the lease "lock" until stopped; lead records start and stop.
-func campaign(t *testing.T, k *fakeKube, cfg LeaderElectionConfig, name string, ev *events) *candidate {
+func campaign(t *testing.T, k *fakeKube, cfg LeaderElectionConfig, name string, ev *events) *contender {
 	t.Helper()
-	c := &candidate{done: make(chan struct{})}
+	c := &contender{done: make(chan struct{})}
 	report := func(err error) {
 		if err != nil {
 			c.errs.Add(1)
@@ -139,7 +139,7 @@ func campaign(t *testing.T, k *fakeKube, cfg LeaderElectionConfig, name string, 
 }
 
 // stop leaves the election gracefully: the lease is released on the way out.
-func (c *candidate) stop() {
+func (c *contender) stop() {
 	c.cancel()
 	<-c.done
 }
@@ -208,7 +208,7 @@ func TestElectionEndTerm(t *testing.T) {
 	ev := newEvents()
 	cfg := electionConfig(2*electionTimeout, 5*time.Second, 100*time.Millisecond)
 	var endTerm atomic.Pointer[func()]
-	c := &candidate{done: make(chan struct{})}
+	c := &contender{done: make(chan struct{})}
 	c.lock = &partitionedLock{Interface: newLeaseLock(k.api(), testNamespace, "lock", "a", func(error) {})}
 	e := &election{cfg: cfg, lock: c.lock, identity: "a", log: zaptest.NewLogger(t),
 		lead: func(ctx context.Context, g func()) {
