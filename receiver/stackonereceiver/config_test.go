@@ -45,6 +45,15 @@ func TestLoadConfig(t *testing.T) {
 	assert.False(t, defaults.StepLogs.Enabled)
 	assert.False(t, defaults.PlatformLogs.Enabled)
 	assert.Contains(t, defaults.Redaction.Headers, "authorization")
+	assert.False(t, defaults.LeaderElection.HasValue(), "leader election is opt-in")
+
+	ha := load(component.NewIDWithName(metadata.Type, "ha")).LeaderElection.Get()
+	require.NotNil(t, ha)
+	assert.Equal(t, LeaderElectionConfig{AuthType: "kubeConfig", LeaseName: "stackone-logs", LeaseDuration: 20 * time.Second,
+		RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}, *ha)
+	haDefaults := load(component.NewIDWithName(metadata.Type, "ha_defaults")).LeaderElection.Get()
+	require.NotNil(t, haDefaults, "an empty leader_election: turns it on with the defaults")
+	assert.Equal(t, defaultLeaderElection(), *haDefaults)
 
 	full := load(component.NewIDWithName(metadata.Type, "full"))
 	no := false
@@ -112,6 +121,18 @@ func TestValidate(t *testing.T) {
 		{name: "response limit zero", mutate: func(c *Config) { c.MaxResponseSize = 0 }, wantErr: "max_response_size 0 is out of range"},
 		{name: "response limit too big", mutate: func(c *Config) { c.MaxResponseSize = 1 << 30 }, wantErr: "max_response_size 1073741824 is out of range"},
 		{name: "response limit at its lower bound", mutate: func(c *Config) { c.MaxResponseSize = 64 << 10 }},
+		{name: "leader election defaults", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault() }},
+		{name: "leader election auth", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().AuthType = "tls" }, wantErr: "leader_election.auth_type \"tls\" is not supported: use serviceAccount"},
+		{name: "lease name", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().LeaseName = "Stackone_Logs" }, wantErr: "leader_election.lease_name \"Stackone_Logs\" is not a Kubernetes name"},
+		{name: "position configmap", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().PositionConfigMap = "-x" }, wantErr: "leader_election.position_configmap \"-x\" is not a Kubernetes name"},
+		{name: "lease in fractions of a second", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().LeaseDuration = 1500 * time.Millisecond }, wantErr: "leader_election.lease_duration 1.5s is invalid: use whole seconds"},
+		{name: "renew not before the lease ends", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().RenewDeadline = 15 * time.Second }, wantErr: "leader_election.renew_deadline 15s must be positive and shorter than lease_duration 15s"},
+		{name: "retry as long as the renewal", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().RetryPeriod = 9 * time.Second }, wantErr: "leader_election.retry_period 9s must be positive and renew_deadline 10s more than 1.2 times it"},
+		{name: "leader election with file storage", mutate: func(c *Config) {
+			c.LeaderElection.GetOrInsertDefault()
+			id := component.MustNewID("file_storage")
+			c.StorageID = &id
+		}, wantErr: "storage \"file_storage\" and leader_election are both set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

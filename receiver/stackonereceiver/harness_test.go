@@ -131,7 +131,12 @@ func (w *world) start(cfg *Config, next consumer.Logs) *run {
 	return w.startWithID(component.NewID(metadata.Type), cfg, next)
 }
 
-func (w *world) startWithID(id component.ID, cfg *Config, next consumer.Logs) *run {
+// startWith starts a receiver with the default id after setup has adjusted it (a seam swapped for a fake).
+func (w *world) startWith(cfg *Config, next consumer.Logs, setup func(*stackoneReceiver)) *run {
+	return w.startWithID(component.NewID(metadata.Type), cfg, next, setup)
+}
+
+func (w *world) startWithID(id component.ID, cfg *Config, next consumer.Logs, setup ...func(*stackoneReceiver)) *run {
 	t := w.t
 	t.Helper()
 	require.NoError(t, cfg.Validate())
@@ -166,6 +171,9 @@ func (w *world) startWithID(id component.ID, cfg *Config, next consumer.Logs) *r
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	for _, f := range setup {
+		f(rcv)
 	}
 	require.NoError(t, rcv.Start(context.Background(), w.host))
 	return r
