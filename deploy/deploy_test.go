@@ -238,6 +238,105 @@ func uncommentBlock(t *testing.T, text, first string) string {
 	return strings.Join(lines, "\n")
 }
 
+// TestHelmValuesHA checks the two-replica values: a deployment whose replicas find the Lease and the
+// position ConfigMap by name, in their own namespace, with just the RBAC that needs, and a config that keeps
+// no position or queue in a pod.
+func TestHelmValuesHA(t *testing.T) {
+	var values map[string]any
+	readYAML(t, filepath.Join("helm", "values-ha.yaml"), &values)
+	for path, want := range map[string]any{
+		"mode":                                 "deployment",
+		"replicaCount":                         2,
+		"command.name":                         "otelcol-stackone",
+		"podDisruptionBudget.enabled":          true,
+		"podDisruptionBudget.minAvailable":     1,
+		"rollout.rollingUpdate.maxUnavailable": 0,
+		"serviceAccount.create":                true,
+	} {
+		if got := dig(values, path); got != want {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	if v, _ := dig(values, "autoscaling.enabled").(bool); v {
+		t.Error("autoscaling must stay off: one lease, and more standbys add nothing")
+	}
+	envs := asList(dig(values, "extraEnvs"))
+	for name, field := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"} {
+		if env := findByName(t, envs, name); env == nil || dig(env, "valueFrom.fieldRef.fieldPath") != field {
+			t.Errorf("extraEnvs must set %s from the downward API (%s), got %v", name, field, env)
+		}
+	}
+	if key := findByName(t, envs, "STACKONE_API_KEY"); key == nil || dig(key, "valueFrom.secretKeyRef.name") == nil {
+		t.Errorf("extraEnvs must set STACKONE_API_KEY from a secretKeyRef, got %v", key)
+	}
+
+	cfg, _ := dig(values, "config").(map[string]any)
+	var defaults map[string]any
+	if err := yaml.Unmarshal([]byte(chartDefaultConfig), &defaults); err != nil {
+		t.Fatal(err)
+	}
+	merged := stripNulls(helmMerge(defaults, cfg)).(map[string]any)
+	le, _ := dig(merged, "receivers.stackone.leader_election").(map[string]any)
+	if le == nil {
+		t.Fatal("receivers.stackone.leader_election is not set")
+	}
+	if dig(merged, "receivers.stackone.storage") != nil || dig(merged, "extensions.file_storage") != nil {
+		t.Error("no storage extension in HA: a volume belongs to one pod, the position to every replica (the ConfigMap)")
+	}
+	if q := dig(merged, "exporters.otlp_http.sending_queue.storage"); q != nil {
+		t.Errorf("the exporter's queue is on %v: it would be lost with the pod while the next leader resumes past it", q)
+	}
+	if le["lease_namespace"] != "${env:POD_NAMESPACE}" || le["auth_type"] != "serviceAccount" {
+		t.Errorf("leader_election %v: want auth_type serviceAccount in the pod's namespace", le)
+	}
+
+	// The Role grants exactly what the election and the position need, on these names, and is bound to the
+	// pods' service account.
+	var role, binding map[string]any
+	for _, m := range asList(dig(values, "extraManifests")) {
+		switch m["kind"] {
+		case "Role":
+			role = m
+		case "RoleBinding":
+			binding = m
+		}
+	}
+	if role == nil || binding == nil {
+		t.Fatal("extraManifests need a Role and a RoleBinding")
+	}
+	granted := map[string]bool{}
+	for _, r := range asList(role["rules"]) {
+		names := asStrings(r["resourceNames"])
+		for _, res := range asStrings(r["resources"]) {
+			for _, verb := range asStrings(r["verbs"]) {
+				if len(names) == 0 {
+					granted[res+" "+verb+" *"] = true
+				}
+				for _, n := range names {
+					granted[res+" "+verb+" "+n] = true
+				}
+			}
+		}
+	}
+	for _, want := range []string{
+		"leases create *", "leases get " + le["lease_name"].(string), "leases update " + le["lease_name"].(string),
+		"configmaps create *", "configmaps get " + le["position_configmap"].(string), "configmaps update " + le["position_configmap"].(string),
+	} {
+		if !granted[want] {
+			t.Errorf("the Role does not grant %q (grants %v)", want, keys(granted))
+		}
+	}
+	if dig(binding, "roleRef.name") != dig(role, "metadata.name") {
+		t.Errorf("the RoleBinding binds %v, not the Role %v", dig(binding, "roleRef.name"), dig(role, "metadata.name"))
+	}
+	subjects := asList(binding["subjects"])
+	if len(subjects) != 1 || subjects[0]["name"] != dig(values, "serviceAccount.name") {
+		t.Errorf("the RoleBinding's subject %v is not the pods' service account %v", subjects, dig(values, "serviceAccount.name"))
+	}
+
+	validate(t, "helm-ha-relay.yaml", marshal(t, merged))
+}
+
 func TestSidecarManifest(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("kubernetes", "sidecar.yaml"))
 	if err != nil {

@@ -107,6 +107,7 @@ type harness struct {
 	log    *os.File
 	want   map[string]map[string]any // request_id -> entry as the fake serves it
 	out    *exportFile
+	env    []string // added to the collector's environment
 }
 
 func newHarness(t *testing.T, bin string) *harness {
@@ -214,6 +215,7 @@ func (h *harness) start() *process {
 	h.t.Helper()
 	fmt.Fprintf(h.log, "==== start %s\n", time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(h.bin, "--config", h.config)
+	cmd.Env = append(os.Environ(), h.env...)
 	cmd.Stdout, cmd.Stderr = h.log, h.log
 	if err := cmd.Start(); err != nil {
 		h.t.Fatalf("starting %s: %v", h.bin, err)
