@@ -139,11 +139,19 @@ func newHarness(t *testing.T, bin string) *harness {
 		want: want,
 		out:  &exportFile{path: filepath.Join(dir, "export.jsonl"), count: map[string]int{}, records: map[string]plog.LogRecord{}},
 	}
-	h.config = filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(h.config, []byte(collectorConfig(srv.URL, filepath.Join(dir, "storage"), h.out.path)), 0o600); err != nil {
+	h.setUp("collector", collectorConfig(srv.URL, filepath.Join(dir, "storage"), h.out.path))
+	return h
+}
+
+// setUp writes the collector's config as <name>.yaml and opens <name>.log for its output, shown if the test fails.
+func (h *harness) setUp(name, config string) {
+	t := h.t
+	t.Helper()
+	h.config = filepath.Join(h.dir, name+".yaml")
+	if err := os.WriteFile(h.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logFile, err := os.Create(filepath.Join(dir, "collector.log"))
+	logFile, err := os.Create(filepath.Join(h.dir, name+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +162,6 @@ func newHarness(t *testing.T, bin string) *harness {
 			h.dumpLog()
 		}
 	})
-	return h
 }
 
 // collectorConfig: the stackone receiver paced through a backfill, its position in file_storage, and the

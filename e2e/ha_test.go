@@ -60,21 +60,7 @@ func TestHAFailover(t *testing.T) {
 			out: &exportFile{path: filepath.Join(dir, run+".jsonl"), count: map[string]int{}, records: map[string]plog.LogRecord{}},
 			env: []string{"KUBECONFIG=" + kubeconfig, "POD_NAME=" + name},
 		}
-		h.config = filepath.Join(dir, run+".yaml")
-		if err := os.WriteFile(h.config, []byte(haConfig(srv.URL, name, h.out.path)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		log, err := os.Create(filepath.Join(dir, run+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.log = log
-		t.Cleanup(func() {
-			_ = log.Close()
-			if t.Failed() {
-				h.dumpLog()
-			}
-		})
+		h.setUp(run, haConfig(srv.URL, name, h.out.path))
 		return h
 	}
 	a1, b, a2 := replica("replica-a", "a1"), replica("replica-b", "b"), replica("replica-a", "a2")
