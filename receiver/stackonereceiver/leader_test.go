@@ -23,13 +23,7 @@ import (
 // deadlines far longer than any lease; nothing asserts how long a step took.
 const electionTimeout = 30 * time.Second
 
-// term is one candidate's view of the election: it records when it starts and stops leading, in one order
-// shared by every candidate of a test.
-type term struct {
-	name string
-	log  *events
-}
-
+// events is what the contenders of a test did, in one order: who started and stopped leading.
 type events struct {
 	mu   sync.Mutex
 	seq  []string
