@@ -24,8 +24,8 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// kubeAPI is the part of the Kubernetes API the receiver uses: one Lease and one ConfigMap. Only these two
-// typed clients are built, not a whole clientset.
+// kubeAPI is the part of the Kubernetes API the receiver uses: one Lease and one ConfigMap, through the two
+// typed clients they need rather than a whole clientset.
 type kubeAPI struct {
 	leases     coordinationv1client.LeasesGetter
 	configMaps corev1client.ConfigMapsGetter

@@ -3,6 +3,8 @@ package stackonereceiver
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +19,8 @@ import (
 	"go.uber.org/zap/zaptest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/stackone-otel/otelcol-stackone/internal/kubefake"
 )
 
 // client-go's election runs on real time, so these tests use short leases and wait on conditions with
@@ -242,4 +246,26 @@ func TestDefaultLeaseName(t *testing.T) {
 		assert.Equal(t, want, got, id)
 		assert.Regexp(t, dnsSubdomain, got)
 	}
+}
+
+// TestNewKubeAPI: auth_type kubeConfig reads KUBECONFIG and the context's namespace, and talks to the API
+// server it names; serviceAccount outside a pod says what to use instead.
+func TestNewKubeAPI(t *testing.T) {
+	fake := kubefake.New()
+	srv := httptest.NewTLSServer(fake)
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, kubefake.WriteKubeconfig(path, srv, "unit-test", "team-logs"))
+	t.Setenv("KUBECONFIG", path)
+	api, err := newKubeAPI(&LeaderElectionConfig{AuthType: authKubeConfig}, "test-agent")
+	require.NoError(t, err)
+	require.Equal(t, "team-logs", api.namespace)
+	_, err = claimConfigMap(context.Background(), api.configMaps.ConfigMaps(api.namespace), "p", "me", nil)
+	require.NoError(t, err)
+	require.Equal(t, "me", fake.ConfigMap("team-logs", "p").Annotations[holderAnnotation])
+	require.Equal(t, "unit-test", fake.Calls()[0].Token)
+
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	_, err = newKubeAPI(&LeaderElectionConfig{AuthType: authServiceAccount}, "test-agent")
+	require.ErrorContains(t, err, "use auth_type kubeConfig outside Kubernetes")
 }
