@@ -116,7 +116,9 @@ func TestMetricsChain(t *testing.T) {
 	fake := stackonefake.New(stackonefake.Options{APIKey: apiKey})
 	fake.InjectFault(stackonefake.Fault{Path: "/requests/logs", Status: http.StatusServiceUnavailable})
 	fake.InjectFault(stackonefake.Fault{Path: "/logs/actions", Status: http.StatusTooManyRequests, RetryAfter: "1"})
-	fake.InjectFault(stackonefake.Fault{Path: "/requests/logs/steps", Status: http.StatusUnauthorized})
+	// A key without access to step logs: every call, since the live read and the catch-up workers each stop
+	// only on the answer they got themselves.
+	fake.InjectFault(stackonefake.Fault{Path: "/requests/logs/steps", Status: http.StatusUnauthorized, Times: 1 << 20})
 	// Every platform-logs call: the receiver disables a stream only after several polls in a row answer 404.
 	fake.InjectFault(stackonefake.Fault{Path: "/requests/platform-logs", Status: http.StatusNotFound, Times: 1 << 20})
 	api := httptest.NewServer(fake)
