@@ -32,6 +32,15 @@ func benchPage(b *testing.B) []byte {
 	return body
 }
 
+// decodeBenchPage splits the page with the limit the client passes for a page_size of 100.
+func decodeBenchPage(b *testing.B, body []byte) stackoneapi.Page {
+	page, err := stackoneapi.DecodePage(body, 2*benchPageEntries+100)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return page
+}
+
 // perRecord runs fn once per iteration and reports time and heap allocations per entry of the page.
 func perRecord(b *testing.B, body []byte, fn func()) {
 	b.SetBytes(int64(len(body)))
@@ -56,10 +65,7 @@ func BenchmarkDecodeAndMapPage(b *testing.B) {
 	body := benchPage(b)
 	m := newMapper(createDefaultConfig().(*Config).Redaction, "bench")
 	perRecord(b, body, func() {
-		page, err := stackoneapi.DecodePage(body, 2*benchPageEntries+100)
-		if err != nil {
-			b.Fatal(err)
-		}
+		page := decodeBenchPage(b, body)
 		_, lrs := m.newLogs()
 		lrs.EnsureCapacity(len(page.Entries))
 		for _, raw := range page.Entries {
@@ -77,10 +83,7 @@ func BenchmarkDecodeOnlyPage(b *testing.B) {
 	body := benchPage(b)
 	m := newMapper(createDefaultConfig().(*Config).Redaction, "bench")
 	perRecord(b, body, func() {
-		page, err := stackoneapi.DecodePage(body, 2*benchPageEntries+100)
-		if err != nil {
-			b.Fatal(err)
-		}
+		page := decodeBenchPage(b, body)
 		for _, raw := range page.Entries {
 			d := m.decode(requestLogSchema, raw)
 			if d.meta.id == "" {

@@ -289,6 +289,19 @@ func (a *simAPI) serveCursor(f *simFeed, req *http.Request) (int, []byte) {
 	to := min(len(list), from+size)
 	page := list[from:to]
 	a.trace("GET %s start %s end %s cursor %v: %s, %d more", f.path, q.Get("start_date"), q.Get("end_date"), q.Get("next") != "", pageIDs(page), len(list)-to)
+	b := dataOpening(page)
+	b.WriteString(`],"next":`)
+	if to < len(list) {
+		c, _ := json.Marshal(simCursor{After: page[len(page)-1].key(), Issued: a.s.clock()})
+		fmt.Fprintf(b, "%q}", base64.StdEncoding.EncodeToString(c))
+	} else {
+		b.WriteString("null}")
+	}
+	return http.StatusOK, b.Bytes()
+}
+
+// dataOpening is a page body up to the end of its data array.
+func dataOpening(page []*simEntry) *bytes.Buffer {
 	var b bytes.Buffer
 	b.WriteString(`{"data":[`)
 	for i, e := range page {
@@ -297,14 +310,7 @@ func (a *simAPI) serveCursor(f *simFeed, req *http.Request) (int, []byte) {
 		}
 		b.Write(e.json)
 	}
-	b.WriteString(`],"next":`)
-	if to < len(list) {
-		c, _ := json.Marshal(simCursor{After: page[len(page)-1].key(), Issued: a.s.clock()})
-		fmt.Fprintf(&b, "%q}", base64.StdEncoding.EncodeToString(c))
-	} else {
-		b.WriteString("null}")
-	}
-	return http.StatusOK, b.Bytes()
+	return &b
 }
 
 // sortSearch is the index of the first entry after k.
@@ -336,14 +342,7 @@ func (a *simAPI) servePages(f *simFeed, body []byte) (int, []byte) {
 	total := len(list)
 	page := list[from:min(len(list), from+size)]
 	a.trace("POST %s start %s end %s page %d: %s of %d", f.path, req.Filters.StartTime, req.Filters.EndTime, req.Page, pageIDs(page), total)
-	var b bytes.Buffer
-	b.WriteString(`{"data":[`)
-	for i, e := range page {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(e.json)
-	}
-	fmt.Fprintf(&b, `],"query":{"page":%d,"page_size":%d},"total":%d}`, max(1, req.Page), size, total)
+	b := dataOpening(page)
+	fmt.Fprintf(b, `],"query":{"page":%d,"page_size":%d},"total":%d}`, max(1, req.Page), size, total)
 	return http.StatusOK, b.Bytes()
 }
