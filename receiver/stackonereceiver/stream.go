@@ -85,6 +85,10 @@ func (s *stream) run(ctx context.Context) {
 	if !s.load(ctx) {
 		return
 	}
+	// With leader_election a stream runs once per term: nothing of a previous term's catch-up carries over.
+	s.mu.Lock()
+	s.catchUpErr, s.pending = nil, map[uint64]struct{}{}
+	s.mu.Unlock()
 	defer s.stopCatchUp()
 	notFound := 0
 	for {
