@@ -25,6 +25,8 @@ type collectorConfig struct {
 	ExtraYAML string
 	// ExporterYAML is pasted into the otlp_http exporter block as is.
 	ExporterYAML string
+	// CPUProfile, when set, adds the pprof extension writing the collector's CPU profile there at shutdown.
+	CPUProfile string
 }
 
 // shippedExporterYAML is the exporter setting config.example.yaml ships beyond the defaults that bears on CPU:
@@ -57,17 +59,22 @@ func (c collectorConfig) render() string {
 		}
 	}
 	b.WriteString(indent(c.ExtraYAML, "    "))
+	extensions, pprof := "[file_storage]", ""
+	if c.CPUProfile != "" {
+		extensions = "[file_storage, pprof]"
+		pprof = fmt.Sprintf("  pprof:\n    endpoint: 127.0.0.1:0\n    save_to_file: %q\n", c.CPUProfile)
+	}
 	fmt.Fprintf(&b, `
 extensions:
   file_storage:
     directory: %q
-
+%s
 exporters:
   otlp_http:
     endpoint: %q
 %s
 service:
-  extensions: [file_storage]
+  extensions: %s
   pipelines:
     logs:
       receivers: [stackone]
@@ -82,6 +89,6 @@ service:
               prometheus:
                 host: 127.0.0.1
                 port: %d
-`, c.StorageDir, c.SinkURL, indent(c.ExporterYAML, "    "), c.MetricsPort)
+`, c.StorageDir, pprof, c.SinkURL, indent(c.ExporterYAML, "    "), extensions, c.MetricsPort)
 	return b.String()
 }
