@@ -91,6 +91,23 @@ func TestCollectorConfigRender(t *testing.T) {
 	if want := map[string]any{"endpoint": "http://127.0.0.1:2", "compression": "none", "sending_queue": map[string]any{"enabled": false}}; !equalYAML(doc.Exporters.OTLP, want) {
 		t.Errorf("harsh exporter block = %#v, want %#v", doc.Exporters.OTLP, want)
 	}
+	profiled := base
+	profiled.CPUProfile = "/tmp/cpu.prof"
+	var ext struct {
+		Extensions map[string]map[string]any `yaml:"extensions"`
+		Service    struct {
+			Extensions []string `yaml:"extensions"`
+		} `yaml:"service"`
+	}
+	if err := yaml.Unmarshal([]byte(profiled.render()), &ext); err != nil {
+		t.Fatal(err)
+	}
+	if got := ext.Extensions["pprof"]["save_to_file"]; got != "/tmp/cpu.prof" || strings.Join(ext.Service.Extensions, ",") != "file_storage,pprof" {
+		t.Errorf("with -cpu-profile: pprof extension %#v, service extensions %v", ext.Extensions["pprof"], ext.Service.Extensions)
+	}
+	if strings.Contains(out, "pprof") {
+		t.Errorf("without -cpu-profile the config names pprof:\n%s", out)
+	}
 	shipped := base
 	shipped.ExporterYAML = shippedExporterYAML
 	if out := shipped.render(); !strings.Contains(out, "endpoint: \"http://127.0.0.1:2\"\n    compression_params: {level: 1}\n") {

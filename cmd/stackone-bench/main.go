@@ -222,7 +222,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	fs.StringVar(&s.ExtraYAML, "receiver-yaml", "", "more YAML for the receiver block, e.g. 'catch_up: {concurrency: 4}'")
 	yamlFile := fs.String("receiver-yaml-file", "", "a file of YAML for the receiver block")
 	fs.StringVar(&s.ExporterYAML, "exporter-yaml", exporter, "more YAML for the otlp_http exporter block; the default is what config.example.yaml ships (the cpu presets: their own), '' leaves the exporter on its own defaults (gzip level 6)")
-	fs.StringVar(&s.CPUProfile, "cpu-profile", "", "write the collector's CPU profile of each phase to this file (pprof extension, save_to_file; read it with go tool pprof)")
+	fs.StringVar(&s.CPUProfile, "cpu-profile", "", "write the collector's CPU profile to this file at its shutdown (pprof extension, save_to_file); every collector phase and run overwrites it, so use it with RUNS=1 and one scenario; read it with go tool pprof")
 	fs.BoolVar(&s.HarshExporter, "harsh-exporter", false, "export without a sending queue and without compression ("+strings.ReplaceAll(harshExporterYAML, "\n", " ")+"), plus any -exporter-yaml given")
 	fs.BoolVar(&s.ActionLogs, "action-logs", false, "leave the action-logs stream on (with -logs requests the fake holds none)")
 	fs.BoolVar(&s.WithPython, "with-python", s.WithPython, "run the Python sync worker on the same backlog after the collector")
