@@ -246,7 +246,7 @@ type decoded struct {
 	primaryParsed bool
 }
 
-// decode reads one raw entry; appendDecoded or release must follow. Safe for concurrent use. raw is one JSON
+// decode reads one raw entry; release must follow. Safe for concurrent use. raw is one JSON
 // object as DecodePage hands it over; anything else yields what could be read.
 func (m *mapper) decode(s *schema, raw jsontext.Value) decoded {
 	st := m.stateFor(s)
@@ -287,9 +287,9 @@ func (m *mapper) decode(s *schema, raw jsontext.Value) decoded {
 // release gives back what decode took, for an entry that does not become a record.
 func (d decoded) release() { d.sc.release() }
 
-// appendDecoded turns a decoded entry into a new record appended to lrs and releases it.
+// appendDecoded turns a decoded entry into a new record appended to lrs. It leaves d as it was, so the record
+// can be built again (a page the pipeline refused); release d once it is no longer needed.
 func (m *mapper) appendDecoded(lrs plog.LogRecordSlice, s *schema, d decoded, observed pcommon.Timestamp) entryMeta {
-	defer d.release()
 	lr := lrs.AppendEmpty()
 	lr.SetObservedTimestamp(observed)
 	lr.SetEventName(s.eventName)
@@ -300,7 +300,9 @@ func (m *mapper) appendDecoded(lrs plog.LogRecordSlice, s *schema, d decoded, ob
 
 // appendRecord decodes one raw entry straight into a new record appended to lrs.
 func (m *mapper) appendRecord(lrs plog.LogRecordSlice, s *schema, raw jsontext.Value, observed pcommon.Timestamp) entryMeta {
-	return m.appendDecoded(lrs, s, m.decode(s, raw), observed)
+	d := m.decode(s, raw)
+	defer d.release()
+	return m.appendDecoded(lrs, s, d, observed)
 }
 
 // decodeEntry is the one pass over the entry: it records where each field's value is, descending only into the

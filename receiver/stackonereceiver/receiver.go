@@ -259,10 +259,11 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 		concurrency:   cfg.CatchUp.Concurrency,
 		catchUpAfter:  r.catchUpAfter,
 	}
-	consume := func(_ context.Context, ld plog.Logs) error {
+	// records is counted before the call: once ConsumeLogs returns, ld is the pipeline's.
+	consume := func(_ context.Context, ld plog.Logs, records int) error {
 		opCtx := r.obsrecv.StartLogsOp(consumeCtx)
 		err := r.next.ConsumeLogs(opCtx, ld)
-		r.obsrecv.EndLogsOp(opCtx, "stackone_json", ld.LogRecordCount(), err)
+		r.obsrecv.EndLogsOp(opCtx, "stackone_json", records, err)
 		return err
 	}
 	newStream := func(s *schema, pagers pagerFactory) *stream {

@@ -199,6 +199,44 @@ func TestConsumerRefusalIsRetriedInPlace(t *testing.T) {
 	}, metricdatatest.IgnoreTimestamp())
 }
 
+// TestRefusedPageIsBuiltAgain: once ConsumeLogs returns, the records are the pipeline's. A processor may have
+// changed them before a later component refused them, and with pdata.useProtoPooling they are reset for reuse,
+// so the retry must send the page as StackOne served it, not what came back.
+func TestRefusedPageIsBuiltAgain(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	backlog := w.fake.GenerateRequestLogs(60, time.Now().Add(-30*time.Minute), 10*time.Second, 6)
+	sink := new(consumertest.LogsSink)
+	refusals := 3
+	cons := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
+		if refusals > 0 {
+			refusals--
+			ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().RemoveIf(func(plog.LogRecord) bool { return true })
+			return errRefused
+		}
+		return sink.ConsumeLogs(ctx, ld)
+	})
+	r := w.start(w.config(), cons)
+	defer r.stop()
+	r.awaitPoll()
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+
+	// The receiver's own accounting counts the page as it was sent, not as the refusing consumer left it.
+	accepted, err := r.tel.GetMetric("otelcol_receiver_accepted_log_records")
+	require.NoError(t, err)
+	refused, err := r.tel.GetMetric("otelcol_receiver_refused_log_records")
+	require.NoError(t, err)
+	assert.Equal(t, int64(60), sumOf(accepted))
+	assert.Positive(t, sumOf(refused))
+}
+
+func sumOf(m metricdata.Metrics) int64 {
+	var n int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
+}
+
 func TestPermanentConsumerErrorMovesOn(t *testing.T) {
 	w := newWorld(t, stackonefake.Options{})
 	w.fake.GenerateRequestLogs(10, time.Now().Add(-30*time.Minute), 10*time.Second, 7)

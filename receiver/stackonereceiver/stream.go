@@ -50,7 +50,7 @@ type stream struct {
 	schema  *schema
 	pagers  pagerFactory
 	mapper  *mapper
-	consume func(ctx context.Context, ld plog.Logs) error
+	consume func(ctx context.Context, ld plog.Logs, records int) error
 	store   *positionStore
 	cfg     streamSettings
 	retry   *retrier
@@ -459,17 +459,22 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		releaseAll(entries)
 		return newest, nil
 	}
-	// Only what is new becomes a record.
-	ld, lrs := s.mapper.newLogs()
-	lrs.EnsureCapacity(len(cands))
+	// Only what is new becomes a record. The records are built afresh for every attempt: once ConsumeLogs has
+	// returned they are no longer ours (a processor may have changed them, pdata's pooling may have reused them),
+	// so a refused page is never sent again from what the pipeline handed back.
 	observed := pcommon.NewTimestampFromTime(observedAt)
-	for i := range cands {
-		c := &cands[i]
-		c.invalid = s.mapper.appendDecoded(lrs, s.schema, entries[c.index], observed).invalid > 0
-		entries[c.index] = decoded{}
+	build := func() plog.Logs {
+		ld, lrs := s.mapper.newLogs()
+		lrs.EnsureCapacity(len(cands))
+		for i := range cands {
+			c := &cands[i]
+			c.invalid = s.mapper.appendDecoded(lrs, s.schema, entries[c.index], observed).invalid > 0
+		}
+		return ld
 	}
+	err = s.consumeWithRetry(ctx, build, len(cands))
 	releaseAll(entries)
-	if err := s.consumeWithRetry(ctx, ld); err != nil {
+	if err != nil {
 		s.mu.Lock()
 		s.release(cands)
 		s.mu.Unlock()
@@ -604,11 +609,10 @@ func (s *stream) advance(r *reader, cands []candidate, newest, now time.Time) {
 // back-off and never skipped; only a permanent error, which no retry can fix, lets the position move past the
 // page. The call is not cancelled when polling stops, so a page in flight at shutdown completes and is saved,
 // unless the shutdown deadline passes first.
-func (s *stream) consumeWithRetry(ctx context.Context, ld plog.Logs) error {
+func (s *stream) consumeWithRetry(ctx context.Context, build func() plog.Logs, n int) error {
 	a := s.retry.start()
-	n := ld.LogRecordCount()
 	for {
-		err := s.consume(ctx, ld)
+		err := s.consume(ctx, build(), n)
 		if err == nil {
 			s.setCondition(condPipeline, nil)
 			return nil

@@ -258,9 +258,10 @@ func (w *webhookServer) deliver(rw http.ResponseWriter, req *http.Request) {
 		w.reject(rw, req, reasonMalformedJSON, err)
 		return
 	}
+	records := ld.LogRecordCount() // once ConsumeLogs returns, ld is the pipeline's
 	opCtx := w.obsrecv.StartLogsOp(ctx)
 	err = w.next.ConsumeLogs(opCtx, ld)
-	w.obsrecv.EndLogsOp(opCtx, "stackone_webhook_json", ld.LogRecordCount(), err)
+	w.obsrecv.EndLogsOp(opCtx, "stackone_webhook_json", records, err)
 	switch {
 	case err == nil:
 		accepted = true

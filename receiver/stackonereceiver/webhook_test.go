@@ -318,6 +318,8 @@ func TestWebhookRefusedDeliveryIsEmittedWhenDeliveredAgain(t *testing.T) {
 	refuse.Store(true)
 	h := w.startHook(w.webhookConfig(), consumerFunc(func(ctx context.Context, ld plog.Logs) error {
 		if refuse.Load() {
+			// What the consumer does with the data once it has it is its own affair (see TestRefusedPageIsBuiltAgain).
+			ld.ResourceLogs().RemoveIf(func(plog.ResourceLogs) bool { return true })
 			return errRefused
 		}
 		return sink.ConsumeLogs(ctx, ld)
@@ -336,6 +338,9 @@ func TestWebhookRefusedDeliveryIsEmittedWhenDeliveredAgain(t *testing.T) {
 	metadatatest.AssertEqualReceiverStackoneWebhookRequests(t, h.tel, []metricdata.DataPoint[int64]{
 		requestsPoint("refused", reasonPipelineRefused, 1), requestsPoint("accepted", reasonEmitted, 1), requestsPoint("duplicate", reasonDuplicate, 1),
 	}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
+	refused, err := h.tel.GetMetric("otelcol_receiver_refused_log_records")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), sumOf(refused), "the refused record is counted as sent, not as the consumer left it")
 }
 
 func lastStatus(h *statusHost) componentstatus.Status {
