@@ -231,14 +231,17 @@ func (r *stackoneReceiver) stopStreams(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// clientConfig is the HTTP client's configuration with room for a kept-alive connection per reader: net/http
-// keeps two idle connections per host unless told otherwise, so the catch-up workers and live reads of every
-// stream would close and open connections on every page. A max_idle_conns_per_host set by the user stays.
+// clientConfig is the HTTP client's configuration with room for the kept-alive connections of every reader:
+// net/http keeps two idle connections per host unless told otherwise, so the catch-up workers and live reads of
+// every stream would close and open connections on every page. Twice the readers, because a connection goes
+// back to the pool a moment after its body is read: a reader that asks again at once dials another, and with
+// room for it that one is kept too, instead of closed and dialled again on a later page. A
+// max_idle_conns_per_host set by the user stays.
 func (r *stackoneReceiver) clientConfig() *confighttp.ClientConfig {
 	cc := r.cfg.ClientConfig
 	if ka := cc.Keepalive.Get(); ka != nil && ka.MaxIdleConnsPerHost == 0 {
 		sized := *ka
-		sized.MaxIdleConnsPerHost = r.cfg.readers()
+		sized.MaxIdleConnsPerHost = 2 * r.cfg.readers()
 		cc.Keepalive = configoptional.Some(sized)
 	}
 	return &cc

@@ -464,5 +464,7 @@ func TestCatchUpReusesConnections(t *testing.T) {
 	require.Greater(t, len(w.fake.Requests()), 60, "enough calls to tell reuse from churn")
 	mu.Lock()
 	defer mu.Unlock()
-	assert.LessOrEqual(t, opened, cfg.readers(), "connections opened for %d calls", len(w.fake.Requests()))
+	// At most one in use and one on its way back to the pool per reader (see clientConfig); churn would open
+	// one for most of the calls.
+	assert.LessOrEqual(t, opened, 2*cfg.readers(), "connections opened for %d calls", len(w.fake.Requests()))
 }
