@@ -177,32 +177,11 @@ func TestConsumerErrorKeepsThePosition(t *testing.T) {
 	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
 }
 
+// TestConsumerRefusalIsRetriedInPlace also checks what is retried. Once ConsumeLogs returns, the records are the
+// pipeline's: a processor may have changed them before a later component refused them, and with
+// pdata.useProtoPooling they are reset for reuse. So the refusing consumer here empties what it was given, and
+// the retry must still send the page as StackOne served it.
 func TestConsumerRefusalIsRetriedInPlace(t *testing.T) {
-	w := newWorld(t, stackonefake.Options{})
-	backlog := w.fake.GenerateRequestLogs(60, time.Now().Add(-30*time.Minute), 10*time.Second, 6)
-	sink := new(consumertest.LogsSink)
-	refusals := 3
-	cons := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
-		if refusals > 0 {
-			refusals--
-			return errRefused
-		}
-		return sink.ConsumeLogs(ctx, ld)
-	})
-	r := w.start(w.config(), cons)
-	defer r.stop()
-	r.awaitPoll()
-	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
-	assert.Len(t, r.retryDelays(), 3)
-	metadatatest.AssertEqualReceiverStackoneRetries(t, r.tel, []metricdata.DataPoint[int64]{
-		{Attributes: streamAttr(), Value: 3},
-	}, metricdatatest.IgnoreTimestamp())
-}
-
-// TestRefusedPageIsBuiltAgain: once ConsumeLogs returns, the records are the pipeline's. A processor may have
-// changed them before a later component refused them, and with pdata.useProtoPooling they are reset for reuse,
-// so the retry must send the page as StackOne served it, not what came back.
-func TestRefusedPageIsBuiltAgain(t *testing.T) {
 	w := newWorld(t, stackonefake.Options{})
 	backlog := w.fake.GenerateRequestLogs(60, time.Now().Add(-30*time.Minute), 10*time.Second, 6)
 	sink := new(consumertest.LogsSink)
@@ -219,8 +198,12 @@ func TestRefusedPageIsBuiltAgain(t *testing.T) {
 	defer r.stop()
 	r.awaitPoll()
 	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+	assert.Len(t, r.retryDelays(), 3)
+	metadatatest.AssertEqualReceiverStackoneRetries(t, r.tel, []metricdata.DataPoint[int64]{
+		{Attributes: streamAttr(), Value: 3},
+	}, metricdatatest.IgnoreTimestamp())
 
-	// The receiver's own accounting counts the page as it was sent, not as the refusing consumer left it.
+	// The collector's own accounting counts the page as it was sent, not as the refusing consumer left it.
 	accepted, err := r.tel.GetMetric("otelcol_receiver_accepted_log_records")
 	require.NoError(t, err)
 	refused, err := r.tel.GetMetric("otelcol_receiver_refused_log_records")

@@ -318,7 +318,7 @@ func TestWebhookRefusedDeliveryIsEmittedWhenDeliveredAgain(t *testing.T) {
 	refuse.Store(true)
 	h := w.startHook(w.webhookConfig(), consumerFunc(func(ctx context.Context, ld plog.Logs) error {
 		if refuse.Load() {
-			// What the consumer does with the data once it has it is its own affair (see TestRefusedPageIsBuiltAgain).
+			// What the consumer does with the data once it has it is its own affair (see TestConsumerRefusalIsRetriedInPlace).
 			ld.ResourceLogs().RemoveIf(func(plog.ResourceLogs) bool { return true })
 			return errRefused
 		}
