@@ -284,7 +284,7 @@ func (m *mapper) decode(s *schema, raw jsontext.Value) decoded {
 	return d
 }
 
-// release gives back what decode took, for an entry that does not become a record.
+// release gives back what decode took, once the entry is skipped or its page is done with.
 func (d decoded) release() { d.sc.release() }
 
 // appendDecoded turns a decoded entry into a new record appended to lrs. It leaves d as it was, so the record

@@ -262,8 +262,8 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 		concurrency:   cfg.CatchUp.Concurrency,
 		catchUpAfter:  r.catchUpAfter,
 	}
-	// records is counted before the call: once ConsumeLogs returns, ld is the pipeline's.
-	consume := func(_ context.Context, ld plog.Logs, records int) error {
+	consume := func(_ context.Context, ld plog.Logs) error {
+		records := ld.LogRecordCount() // once ConsumeLogs returns, ld is the pipeline's
 		opCtx := r.obsrecv.StartLogsOp(consumeCtx)
 		err := r.next.ConsumeLogs(opCtx, ld)
 		r.obsrecv.EndLogsOp(opCtx, "stackone_json", records, err)

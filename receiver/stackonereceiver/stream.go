@@ -50,7 +50,7 @@ type stream struct {
 	schema  *schema
 	pagers  pagerFactory
 	mapper  *mapper
-	consume func(ctx context.Context, ld plog.Logs, records int) error
+	consume func(ctx context.Context, ld plog.Logs) error
 	store   *positionStore
 	cfg     streamSettings
 	retry   *retrier
@@ -612,7 +612,7 @@ func (s *stream) advance(r *reader, cands []candidate, newest, now time.Time) {
 func (s *stream) consumeWithRetry(ctx context.Context, build func() plog.Logs, n int) error {
 	a := s.retry.start()
 	for {
-		err := s.consume(ctx, build(), n)
+		err := s.consume(ctx, build())
 		if err == nil {
 			s.setCondition(condPipeline, nil)
 			return nil
