@@ -22,12 +22,21 @@ const positionVersion = 2
 // the volume inside the late-arrival window.
 type position struct {
 	// Frontier: every entry with an event time before it has been delivered, apart from late arrivals,
-	// which the sweep re-reads.
+	// which the sweeps re-read.
 	Frontier time.Time `json:"frontier"`
 	// Floor is where the live read begins; older time belongs to catch-up slices or to before the start.
 	Floor time.Time `json:"floor"`
-	// LastSweep is when the last complete re-read of the late-arrival window started.
-	LastSweep time.Time `json:"last_sweep"`
+	// Near and Far are how far the two sweeps have got: every moment before Near has been read at least the
+	// indexing delay after it, every moment before Far at least the late-arrival window after it.
+	Near time.Time `json:"near"`
+	Far  time.Time `json:"far"`
+	// Delay is the indexing delay the near sweep reads at now, once sweeps have found entries later than the
+	// configured one; DelayRaised is when it last grew, DelayEased when it last shrank back.
+	Delay       time.Duration `json:"delay,omitempty"`
+	DelayRaised time.Time     `json:"delay_raised,omitzero"`
+	DelayEased  time.Time     `json:"delay_eased,omitzero"`
+	// LastSweep is read from positions stored by releases that re-read the whole window on each sweep.
+	LastSweep time.Time `json:"last_sweep,omitzero"`
 	// Slices of the catch-up in progress, oldest first. The frontier moves over a slice only once it and
 	// every older one are done.
 	Slices []*slice `json:"slices,omitempty"`
@@ -52,7 +61,7 @@ type slice struct {
 
 func newPosition(start time.Time) *position {
 	start = start.UTC()
-	return &position{Frontier: start, Floor: start, LastSweep: start, seen: newSeenSet()}
+	return &position{Frontier: start, Floor: start, Near: start, Far: start, seen: newSeenSet()}
 }
 
 // seenSet remembers the ids emitted inside the late-arrival window, grouped by the page that emitted them so a
@@ -234,7 +243,7 @@ func migrateV1(h storedHeader, key string) (*position, error) {
 		return nil, fmt.Errorf("%w: %q has no watermark", errCorruptPosition, key)
 	}
 	p := newPosition(*h.Watermark)
-	p.Floor = time.Time{}
+	p.Floor, p.Near, p.Far, p.LastSweep = time.Time{}, time.Time{}, time.Time{}, *h.Watermark
 	ids := make([]uint64, 0, len(h.Seen))
 	newest := int64(0)
 	for id, ms := range h.Seen {

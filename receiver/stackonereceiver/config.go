@@ -50,7 +50,10 @@ type Config struct {
 	PageSize int `mapstructure:"page_size"`
 	// LateArrivalWindow is how late StackOne may index an entry and still have it delivered, once.
 	LateArrivalWindow time.Duration `mapstructure:"late_arrival_window"`
-	// SweepInterval is how often the late-arrival window is read again; polls in between read only what is new.
+	// IndexingDelay is how late StackOne usually indexes an entry: the near sweep re-reads each moment this long
+	// after it, and reads later still once the far sweep finds entries indexed later.
+	IndexingDelay time.Duration `mapstructure:"indexing_delay"`
+	// SweepInterval is how much time each sweep re-reads at once, so how often it runs.
 	SweepInterval time.Duration `mapstructure:"sweep_interval"`
 	// CatchUp reads a backlog (a long initial_lookback, or after downtime) as parallel time slices.
 	CatchUp CatchUpConfig `mapstructure:"catch_up"`
@@ -197,9 +200,10 @@ func createDefaultConfig() component.Config {
 		InitialLookback:      time.Hour,
 		PageSize:             1000,
 		LateArrivalWindow:    5 * time.Minute,
-		SweepInterval:        time.Minute,
+		IndexingDelay:        time.Minute,
+		SweepInterval:        15 * time.Second,
 		CatchUp:              CatchUpConfig{Concurrency: 4},
-		MaxRequestsPerMinute: 60,
+		MaxRequestsPerMinute: 100,
 		MaxResponseSize:      stackoneapi.DefaultMaxResponseSize,
 		BackOff:              backOff,
 		Redaction: RedactionConfig{
@@ -249,7 +253,10 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("late_arrival_window %s is out of range: use 0 to 24h (5m is a good default)", cfg.LateArrivalWindow))
 	}
 	if cfg.SweepInterval < 0 || cfg.SweepInterval > time.Hour {
-		errs = append(errs, fmt.Errorf("sweep_interval %s is out of range: use 0 (every poll) to 1h (1m is a good default; a late entry waits up to about this long)", cfg.SweepInterval))
+		errs = append(errs, fmt.Errorf("sweep_interval %s is out of range: use 0 (every poll) to 1h (15s is a good default; a late entry waits up to about indexing_delay plus this after its event time)", cfg.SweepInterval))
+	}
+	if cfg.IndexingDelay < time.Second || cfg.LateArrivalWindow > 0 && cfg.IndexingDelay > cfg.LateArrivalWindow {
+		errs = append(errs, fmt.Errorf("indexing_delay %s is out of range: use 1s up to late_arrival_window (%s); 1m is a good default, and the receiver reads later on its own once it finds entries indexed later", cfg.IndexingDelay, cfg.LateArrivalWindow))
 	}
 	if cfg.CatchUp.Concurrency < 1 || cfg.CatchUp.Concurrency > maxCatchUpConcurrency {
 		errs = append(errs, fmt.Errorf("catch_up.concurrency %d is out of range: use 1 to %d (4 is a good default; every slice shares max_requests_per_minute)", cfg.CatchUp.Concurrency, maxCatchUpConcurrency))

@@ -34,10 +34,11 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, time.Hour, defaults.InitialLookback)
 	assert.Equal(t, 1000, defaults.PageSize)
 	assert.Equal(t, 5*time.Minute, defaults.LateArrivalWindow)
-	assert.Equal(t, time.Minute, defaults.SweepInterval)
+	assert.Equal(t, time.Minute, defaults.IndexingDelay)
+	assert.Equal(t, 15*time.Second, defaults.SweepInterval)
 	assert.Equal(t, 4, defaults.CatchUp.Concurrency)
 	assert.Equal(t, time.Second, defaults.BackOff.InitialInterval)
-	assert.Equal(t, 60, defaults.MaxRequestsPerMinute)
+	assert.Equal(t, 100, defaults.MaxRequestsPerMinute)
 	assert.EqualValues(t, 16<<20, defaults.MaxResponseSize)
 	assert.Nil(t, defaults.StorageID)
 	assert.True(t, defaults.RequestLogs.Enabled)
@@ -61,6 +62,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, 20*time.Second, full.Timeout)
 	assert.Equal(t, 500, full.PageSize)
 	assert.Equal(t, 2*time.Minute, full.SweepInterval)
+	assert.Equal(t, 2*time.Minute, full.IndexingDelay)
 	assert.Equal(t, 8, full.CatchUp.Concurrency)
 	assert.Equal(t, component.MustNewID("file_storage"), *full.StorageID)
 	assert.Equal(t, 10*time.Minute, full.BackOff.MaxElapsedTime)
@@ -106,6 +108,10 @@ func TestValidate(t *testing.T) {
 		{name: "step logs filter", mutate: func(c *Config) { c.StepLogs.Filter.StatusCodes = []int{1000} }, wantErr: "step_logs.filter.status_codes: 1000"},
 		{name: "sweep on every poll", mutate: func(c *Config) { c.SweepInterval = 0 }},
 		{name: "negative sweep interval", mutate: func(c *Config) { c.SweepInterval = -time.Second }, wantErr: "sweep_interval -1s is out of range: use 0 (every poll) to 1h"},
+		{name: "indexing delay below a second", mutate: func(c *Config) { c.IndexingDelay = 0 }, wantErr: "indexing_delay 0s is out of range: use 1s up to late_arrival_window (5m0s)"},
+		{name: "indexing delay past the window", mutate: func(c *Config) { c.IndexingDelay = 6 * time.Minute }, wantErr: "indexing_delay 6m0s is out of range"},
+		{name: "indexing delay equal to the window", mutate: func(c *Config) { c.IndexingDelay = 5 * time.Minute }},
+		{name: "no window, any indexing delay", mutate: func(c *Config) { c.LateArrivalWindow, c.IndexingDelay = 0, time.Hour }},
 		{name: "catch-up without workers", mutate: func(c *Config) { c.CatchUp.Concurrency = 0 }, wantErr: "catch_up.concurrency 0 is out of range: use 1 to 16"},
 		{name: "catch-up too wide", mutate: func(c *Config) { c.CatchUp.Concurrency = 64 }, wantErr: "catch_up.concurrency 64 is out of range"},
 		{name: "negative timeout", mutate: func(c *Config) { c.Timeout = -time.Second }, wantErr: "timeout -1s is negative"},

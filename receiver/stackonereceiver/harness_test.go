@@ -102,8 +102,8 @@ func (w *world) config() *Config {
 	cfg.APIKey = testKey
 	cfg.PageSize = 50
 	cfg.PollInterval = testPollInterval
-	// Every poll re-reads the late-arrival window, as the tests step polls without time passing; the tests of
-	// the sweep's own cadence set it.
+	// Each poll's sweeps read whatever their lag has passed, however little, as the tests step polls with
+	// little time passing; the tests of the sweeps' own cadence set it.
 	cfg.SweepInterval = 0
 	cfg.MaxRequestsPerMinute = 1000
 	cfg.StorageID = &w.storage

@@ -20,6 +20,7 @@ const (
 	condStorage                   // the position cannot be read or written
 	condPipeline                  // the pipeline refuses pages
 	condData                      // the API's answers break an assumption (order)
+	condBehind                    // the request budget does not keep up with the stream's volume
 	numConditions
 )
 

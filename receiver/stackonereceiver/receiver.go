@@ -258,6 +258,9 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 		pollInterval:  cfg.PollInterval,
 		sweepInterval: cfg.SweepInterval,
 		window:        cfg.LateArrivalWindow,
+		indexingDelay: cfg.IndexingDelay,
+		budget:        cfg.MaxRequestsPerMinute,
+		pageSize:      cfg.PageSize,
 		lookback:      cfg.InitialLookback,
 		concurrency:   cfg.CatchUp.Concurrency,
 		catchUpAfter:  r.catchUpAfter,
@@ -325,6 +328,28 @@ func (r *stackoneReceiver) registerGauges() error {
 			for _, s := range r.streams {
 				if ns := s.complete.Load(); ns != 0 {
 					o.Observe(max(0, now.Sub(time.Unix(0, ns)).Seconds()), s.tel.attrs)
+				}
+			}
+			return nil
+		}),
+		r.telemetry.RegisterReceiverStackoneIndexingDelayCallback(func(_ context.Context, o metric.Float64Observer) error {
+			if !r.leading.Load() {
+				return nil
+			}
+			for _, s := range r.streams {
+				if d := s.delayNow.Load(); d > 0 {
+					o.Observe(time.Duration(d).Seconds(), s.tel.attrs)
+				}
+			}
+			return nil
+		}),
+		r.telemetry.RegisterReceiverStackoneBehindCallback(func(_ context.Context, o metric.Float64Observer) error {
+			if !r.leading.Load() {
+				return nil
+			}
+			for _, s := range r.streams {
+				for rd := range numReads {
+					o.Observe(time.Duration(s.behind[rd].Load()).Seconds(), s.tel.readAttrs(read(rd)))
 				}
 			}
 			return nil

@@ -79,6 +79,7 @@ func TestLateArrivalInsideTheWindowIsDeliveredOnce(t *testing.T) {
 	tooLate := map[string]any{"request_id": "late-outside", "http_method": "GET", "path": "/x", "status": 200,
 		"event_datetime": newest.Add(-20 * time.Minute).UTC().Format(time.RFC3339Nano)}
 	w.fake.AddRequestLogs(late, tooLate)
+	w.clock.advance(cfg.LateArrivalWindow) // the far sweep reads it the window after its event time
 	r.nextPoll()
 	r.awaitPoll()
 	r.nextPoll()

@@ -38,9 +38,12 @@ type streamSettings struct {
 	pollInterval  time.Duration
 	sweepInterval time.Duration
 	window        time.Duration
-	lookback      time.Duration
-	concurrency   int
-	catchUpAfter  time.Duration
+	indexingDelay time.Duration
+	// budget and pageSize are named when the stream falls behind.
+	budget, pageSize int
+	lookback         time.Duration
+	concurrency      int
+	catchUpAfter     time.Duration
 }
 
 // stream polls one StackOne log stream. A page flows one way: pager -> map -> drop what was already delivered
@@ -75,6 +78,9 @@ type stream struct {
 	catchingUp  group
 	stopWorkers context.CancelFunc
 	catchUpErr  error
+
+	behind   behind
+	delayNow atomic.Int64 // the near sweep's delay in nanoseconds, for the gauge
 
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last successful API call
 	complete    atomic.Int64 // Unix nanoseconds up to which the stream has read everything, for the lag gauge
@@ -136,10 +142,15 @@ func (s *stream) load(ctx context.Context) bool {
 		switch {
 		case err == nil && pos != nil:
 			s.log.Info("Resuming from the stored position", zap.String("stream", s.name), zap.Stringer("position", pos))
+			if pos.Near.IsZero() {
+				// Stored by a release that re-read the whole window from a window before its last sweep.
+				pos.Near = laterOf(pos.Floor, pos.LastSweep.Add(-s.cfg.window))
+				pos.Far, pos.LastSweep = pos.Near, time.Time{}
+			}
 			if n := len(pos.Slices); n > 0 && pos.Floor.Before(pos.Slices[n-1].End) {
 				// Stored by a release whose live read waited for the slices: it owns the time after them.
 				end := pos.Slices[n-1].End
-				pos.Floor, pos.Frontier, pos.LastSweep = end, end, end.Add(s.cfg.window)
+				pos.Floor, pos.Frontier, pos.Near, pos.Far = end, end, end, end
 			}
 			s.setPosition(pos)
 			return true
@@ -166,16 +177,22 @@ func (s *stream) load(ctx context.Context) bool {
 
 func (s *stream) setPosition(p *position) {
 	s.pos = p
+	s.delayNow.Store(int64(s.delay()))
 	s.markComplete(p.Frontier)
 }
 
-// poll reads everything new. A stream far behind plans its backlog as time slices that catch_up.concurrency
-// workers read in the background, while the live read carries on from where the slices end: fresh entries keep
-// flowing during a catch-up of hours, and the live read goes first on the request budget.
+// poll reads everything new, then what the sweeps owe. A stream far behind plans its backlog as time slices
+// that catch_up.concurrency workers read in the background, while the live read carries on from where the
+// slices end: fresh entries keep flowing during a catch-up of hours, and the live read goes first on the
+// request budget.
 func (s *stream) poll(ctx context.Context) error {
 	s.planCatchUp(ctx)
 	s.startCatchUp(ctx)
 	err := s.pollLive(ctx)
+	if err == nil || !errors.Is(err, errAuth) && !errors.Is(err, errStreamNotFound) {
+		// The sweeps read only time the live read has passed, so they go on while it is held up.
+		err = errors.Join(err, s.sweep(ctx))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil {
@@ -184,20 +201,14 @@ func (s *stream) poll(ctx context.Context) error {
 	return err
 }
 
-// pollLive reads from the frontier to the end of the stream. A sweep starts earlier, a late-arrival window before
-// the last sweep, so an entry StackOne indexed late is still delivered, once; sweeps come every sweep_interval
-// rather than every poll, because at volume the window holds many pages that rarely change.
+// pollLive reads from the frontier to the end of the stream; the sweeps (sweep.go) find what StackOne indexes
+// behind it.
 func (s *stream) pollLive(ctx context.Context) error {
 	started := s.now()
 	s.mu.Lock()
-	sweep := started.Sub(s.pos.LastSweep) >= s.cfg.sweepInterval
 	from := s.pos.Frontier
-	if sweep {
-		from = laterOf(s.pos.Floor, s.pos.LastSweep.Add(-s.cfg.window))
-	}
 	// Entries older than the query asked for are not its own (a start bound rounded down serves some): the
-	// sweeps are what read late arrivals, and each sweep reaches back to the start of the one before less
-	// the window, so nothing older can be new to it. Ids that old may have been pruned from the position.
+	// sweeps are what read late arrivals. Ids that old may have been pruned from the position.
 	r := &reader{from: laterOf(s.pos.Floor, from)}
 	s.mu.Unlock()
 
@@ -212,12 +223,11 @@ func (s *stream) pollLive(ctx context.Context) error {
 		// would make every poll re-read more. They are re-read for one window, then left behind.
 		s.pos.Frontier = laterOf(s.pos.Frontier, started.Add(-s.cfg.window))
 	}
-	if sweep {
-		s.pos.LastSweep = started
-	}
+	s.credit(from, started)
 	s.prune()
 	s.markComplete(laterOf(s.pos.Frontier, started))
 	s.save(ctx)
+	s.noteBehind(readLive, 0)
 	return nil
 }
 
@@ -230,11 +240,11 @@ func (s *stream) markComplete(live time.Time) {
 	s.complete.Store(live.UnixNano())
 }
 
-// prune forgets the ids no read can meet again; s.mu must be held. A live read reaches back to a window
-// before the last sweep, or to the frontier, an overlap earlier. The ids a catch-up slice may meet again are
+// prune forgets the ids no read can meet again; s.mu must be held. The live read reaches back to the
+// frontier, each sweep to where it has got, an overlap earlier. The ids a catch-up slice may meet again are
 // kept too: those older than the live read's floor and not older than the oldest slice's progress.
 func (s *stream) prune() {
-	oldest := earlierOf(s.pos.Frontier, s.pos.LastSweep.Add(-s.cfg.window))
+	oldest := earlierOf(s.pos.Frontier, earlierOf(s.pos.Near, s.pos.Far))
 	var keepFrom time.Time
 	if len(s.pos.Slices) > 0 {
 		keepFrom = s.pos.Slices[0].Progress.Add(-2 * overlap)
@@ -244,9 +254,9 @@ func (s *stream) prune() {
 
 // planCatchUp turns a backlog into time slices when the live read is more than catchUpAfter behind. The
 // slices end a late-arrival window before now, so nothing inside them can still arrive late; the live read
-// moves on to their end at once. They take over the next sweep too: entries StackOne indexed late before the
-// frontier while the receiver was down lie in the window before the last sweep, and what was delivered there
-// already is in the position's ids.
+// moves on to their end at once. They take over what the far sweep has not read yet too: entries StackOne
+// indexed late while the receiver was down lie there, and what was delivered there already is in the
+// position's ids.
 func (s *stream) planCatchUp(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -254,10 +264,10 @@ func (s *stream) planCatchUp(ctx context.Context) {
 	if to.Sub(s.pos.Frontier) <= s.cfg.catchUpAfter {
 		return
 	}
-	from := laterOf(s.pos.Floor, earlierOf(s.pos.Frontier, s.pos.LastSweep.Add(-s.cfg.window)))
+	from := laterOf(s.pos.Floor, earlierOf(s.pos.Frontier, earlierOf(s.pos.Near, s.pos.Far)))
 	planned := planSlices(from, to, s.cfg.concurrency*slicesPerWorker)
 	s.pos.Slices = append(s.pos.Slices, planned...)
-	s.pos.Floor, s.pos.Frontier, s.pos.LastSweep = to, to, to.Add(s.cfg.window)
+	s.pos.Floor, s.pos.Frontier, s.pos.Near, s.pos.Far = to, to, to, to
 	s.log.Info("Reading the backlog in parallel time slices; live entries keep flowing meanwhile", zap.String("stream", s.name),
 		zap.Time("from", from), zap.Time("to", to), zap.Int("slices", len(planned)), zap.Int("concurrency", s.cfg.concurrency))
 	s.markComplete(to)
@@ -371,9 +381,11 @@ func planSlices(from, to time.Time, n int) []*slice {
 // it has seen.
 type reader struct {
 	from, to time.Time // entries before from or from to on belong to another reader; a zero to is open
-	slice    *slice    // nil for the live read
+	slice    *slice    // nil for the live read and the sweeps
+	sweep    read      // which read: live (also for slices) or a sweep
 	newest   time.Time
 	timeless bool // some entry had no usable event time
+	found    int  // entries with a usable time a sweep delivered: indexed after the live read passed them
 }
 
 func (r *reader) owns(t time.Time) bool {
@@ -391,6 +403,13 @@ func (s *stream) read(ctx context.Context, r *reader, p pager) error {
 		if err != nil {
 			return err
 		}
+		if r.sweep != readLive && !newest.IsZero() {
+			// Every moment before the newest entry read has been read at the sweep's lag.
+			s.mu.Lock()
+			s.setSwept(r.sweep, earlierOf(newest, r.to))
+			s.mu.Unlock()
+		}
+		s.pageBehind(r, newest)
 		// A slice is done once its entries reach its end, even from a server that ignores end_date.
 		if !more || !r.to.IsZero() && !newest.Before(r.to) {
 			return nil
@@ -412,7 +431,7 @@ type candidate struct {
 // deliver maps the page, drops what was delivered before, hands the rest to the pipeline and, only once the
 // pipeline accepted it, advances the position. It returns the newest event time on the page.
 func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) (newest time.Time, err error) {
-	s.tel.page(ctx)
+	s.tel.page(ctx, r.sweep)
 	if page.NotObjects > 0 {
 		s.tel.malformed(ctx, "not_an_object", page.NotObjects)
 		s.sampled.Warn("Skipped page elements that are not JSON objects", zap.String("stream", s.name), zap.Int("count", page.NotObjects))
@@ -457,6 +476,16 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 	}
 	if len(cands) == 0 {
 		releaseAll(entries)
+		if sl := r.slice; sl != nil {
+			// A page of entries delivered before (by the live read, before a catch-up was planned over them)
+			// still moves the slice on, or a slice over such time would restart from its beginning on every
+			// failure. Entries that share the newest time are in the position's ids, so the tail can go.
+			s.mu.Lock()
+			if newest.After(sl.Progress.Add(overlap)) {
+				sl.Progress, sl.Tail = earlierOf(newest, sl.End), nil
+			}
+			s.mu.Unlock()
+		}
 		return newest, nil
 	}
 	// Only what is new becomes a record. The records are built afresh for every attempt: once ConsumeLogs has
@@ -481,6 +510,16 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		return newest, err
 	}
 	s.tel.emitted(ctx, len(cands))
+	if r.sweep != readLive {
+		late := 0
+		for _, c := range cands {
+			if !c.at.IsZero() {
+				late++
+			}
+		}
+		r.found += late
+		s.tel.late(ctx, r.sweep, late)
+	}
 	// Counted once emitted, so a page the pipeline refused and a re-read do not count twice.
 	invalid, badTime := 0, 0
 	for _, c := range cands {
@@ -600,7 +639,10 @@ func (s *stream) advance(r *reader, cands []candidate, newest, now time.Time) {
 		pageNewest = laterOf(pageNewest, at)
 	}
 	s.pos.addPage(ids, pageNewest)
-	s.pos.Frontier = laterOf(s.pos.Frontier, newest)
+	if r.sweep == readLive {
+		// A sweep's page may hold entries past its range: they are the live read's to deliver.
+		s.pos.Frontier = laterOf(s.pos.Frontier, newest)
+	}
 	s.prune()
 	s.markComplete(s.pos.Frontier)
 }

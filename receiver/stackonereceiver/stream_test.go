@@ -155,35 +155,57 @@ func uniq(xs []string) map[string]bool {
 	return m
 }
 
-func TestSweepRereadsTheWindowOnItsOwnCadence(t *testing.T) {
+// Each sweep re-reads every moment once, its lag after it, in chunks of sweep_interval: the near sweep finds an
+// entry indexed within the indexing delay, the far sweep one indexed later (within the window), and the far
+// sweep's find makes the near sweep read later from then on.
+func TestSweepsReadEachMomentOnceAtTheirLag(t *testing.T) {
 	w := newWorld(t, stackonefake.Options{})
 	start := time.Now()
 	backlog := w.fake.GenerateRequestLogs(30, start.Add(-31*time.Second), time.Second, 33)
 	cfg := w.config()
 	cfg.InitialLookback = 4 * time.Minute
-	cfg.SweepInterval = time.Minute
+	cfg.SweepInterval = 15 * time.Second
 	sink := new(consumertest.LogsSink)
 	r := w.start(cfg, sink)
 	defer r.stop()
 	r.awaitPoll()
 	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
 
-	// One entry StackOne indexed two minutes late, and one on time.
-	late := map[string]any{"request_id": "late", "http_method": "GET", "path": "/late", "status": 200, "event_datetime": start.Add(-2 * time.Minute).UTC().Format(time.RFC3339Nano)}
-	onTime := map[string]any{"request_id": "on-time", "http_method": "GET", "path": "/now", "status": 200, "event_datetime": time.Now().UTC().Format(time.RFC3339Nano)}
-	w.fake.AddRequestLogs(late, onTime)
+	// StackOne indexes one entry 30 seconds late (within the indexing delay of a minute), one two minutes late
+	// (beyond it, within the window), and one on time.
+	entry := func(id string, at time.Time) map[string]any {
+		return map[string]any{"request_id": id, "http_method": "GET", "path": "/" + id, "status": 200, "event_datetime": at.UTC().Format(time.RFC3339Nano)}
+	}
+	w.fake.AddRequestLogs(entry("late-near", start.Add(-30*time.Second)), entry("late-far", start.Add(-2*time.Minute)), entry("on-time", time.Now()))
 	before := len(w.fake.Requests())
 	r.nextPoll()
 	r.awaitPoll()
-	assert.Equal(t, []string{"on-time"}, ids(sink)[30:], "between sweeps a poll reads only what is after the frontier")
-	tail := w.fake.Requests()[before].Query.Get("start_date")
-	assert.Greater(t, tail, start.Add(-time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"), "the tail read does not go back a window")
+	assert.Equal(t, []string{"on-time"}, ids(sink)[30:], "no sweep is due yet: the poll reads only what is after the frontier")
+	for _, req := range w.fake.Requests()[before:] {
+		assert.Greater(t, req.Query.Get("start_date"), start.Add(-10*time.Second).UTC().Format("2006-01-02T15:04:05.000Z"), "no read goes back yet")
+	}
 
-	w.clock.advance(cfg.SweepInterval)
+	// Once the indexing delay has passed the late entry's time by a sweep_interval, the near sweep reads it.
+	w.clock.advance(45 * time.Second)
 	r.nextPoll()
 	r.awaitPoll()
-	all := append(idsOf(backlog, "request_id"), "on-time", "late")
-	requireExactlyOnce(t, all, ids(sink))
+	assert.Equal(t, []string{"on-time", "late-near"}, ids(sink)[30:])
+
+	// The far sweep reads the window after the entry's time.
+	w.clock.advance(5 * time.Minute)
+	r.nextPoll()
+	r.awaitPoll()
+	requireExactlyOnce(t, append(idsOf(backlog, "request_id"), "on-time", "late-near", "late-far"), ids(sink))
+	lateAttrs := func(rd string) attribute.Set {
+		return attribute.NewSet(attribute.String("stream", "request_logs"), attribute.String("read", rd))
+	}
+	metadatatest.AssertEqualReceiverStackoneLateRecords(t, r.tel, []metricdata.DataPoint[int64]{
+		{Attributes: lateAttrs("near"), Value: 1}, {Attributes: lateAttrs("far"), Value: 1},
+	}, metricdatatest.IgnoreTimestamp())
+	// An entry later than the indexing delay makes the near sweep read later: by half, 90 seconds.
+	metadatatest.AssertEqualReceiverStackoneIndexingDelay(t, r.tel, []metricdata.DataPoint[float64]{
+		{Attributes: streamAttr(), Value: 90},
+	}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestEntriesWithoutAUsableTimeFlowAndTheStreamAdvances(t *testing.T) {

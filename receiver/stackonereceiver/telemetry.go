@@ -20,8 +20,12 @@ func newStreamTelemetry(tb *metadata.TelemetryBuilder, stream string) streamTele
 	return streamTelemetry{tb: tb, stream: stream, attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("stream", stream)))}
 }
 
-func (t streamTelemetry) page(ctx context.Context) {
-	t.tb.ReceiverStackonePagesFetched.Add(ctx, 1, t.attrs)
+func (t streamTelemetry) page(ctx context.Context, rd read) {
+	t.tb.ReceiverStackonePagesFetched.Add(ctx, 1, t.readAttrs(rd))
+}
+
+func (t streamTelemetry) readAttrs(rd read) metric.MeasurementOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("stream", t.stream), attribute.String("read", rd.String())))
 }
 
 func (t streamTelemetry) emitted(ctx context.Context, n int) {
@@ -52,4 +56,11 @@ func (t streamTelemetry) malformed(ctx context.Context, reason string, n int) {
 
 func (t streamTelemetry) apiError(ctx context.Context, class string) {
 	t.tb.ReceiverStackoneAPIErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("stream", t.stream), attribute.String("error.class", class)))
+}
+
+// late counts what a sweep delivered that the live read had missed.
+func (t streamTelemetry) late(ctx context.Context, rd read, n int) {
+	if n > 0 {
+		t.tb.ReceiverStackoneLateRecords.Add(ctx, int64(n), t.readAttrs(rd))
+	}
 }

@@ -29,12 +29,15 @@ type TelemetryBuilder struct {
 	mu                                   sync.Mutex
 	registrations                        []metric.Registration
 	ReceiverStackoneAPIErrors            metric.Int64Counter
+	ReceiverStackoneBehind               metric.Float64ObservableGauge
 	ReceiverStackoneCheckpointBytes      metric.Int64Counter
 	ReceiverStackoneCheckpointErrors     metric.Int64Counter
 	ReceiverStackoneDuplicatesDropped    metric.Int64Counter
 	ReceiverStackoneEntriesMalformed     metric.Int64Counter
+	ReceiverStackoneIndexingDelay        metric.Float64ObservableGauge
 	ReceiverStackoneLag                  metric.Float64ObservableGauge
 	ReceiverStackoneLastSuccessfulPoll   metric.Float64ObservableGauge
+	ReceiverStackoneLateRecords          metric.Int64Counter
 	ReceiverStackoneLeader               metric.Int64ObservableGauge
 	ReceiverStackoneLeaderElectionErrors metric.Int64Counter
 	ReceiverStackonePagesFetched         metric.Int64Counter
@@ -54,6 +57,36 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterReceiverStackoneBehindCallback sets callback for observable ReceiverStackoneBehind metric.
+func (builder *TelemetryBuilder) RegisterReceiverStackoneBehindCallback(cb metric.Float64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerFloat64{inst: builder.ReceiverStackoneBehind, obs: o})
+		return nil
+	}, builder.ReceiverStackoneBehind)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverStackoneIndexingDelayCallback sets callback for observable ReceiverStackoneIndexingDelay metric.
+func (builder *TelemetryBuilder) RegisterReceiverStackoneIndexingDelayCallback(cb metric.Float64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerFloat64{inst: builder.ReceiverStackoneIndexingDelay, obs: o})
+		return nil
+	}, builder.ReceiverStackoneIndexingDelay)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
 }
 
 // RegisterReceiverStackoneLagCallback sets callback for observable ReceiverStackoneLag metric.
@@ -175,6 +208,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneBehind, err = builder.meter.Float64ObservableGauge(
+		"otelcol_receiver_stackone_behind",
+		metric.WithDescription("Seconds a read (live, near or far) is behind its schedule beyond its own cadence; above 0 the request budget does not carry the stream's volume, and the component status says so. [Alpha]"),
+		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneCheckpointBytes, err = builder.meter.Int64Counter(
 		"otelcol_receiver_stackone_checkpoint_bytes",
 		metric.WithDescription("Bytes written to the storage extension for the position, page records and deletions included. [Alpha]"),
@@ -199,6 +238,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{entry}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneIndexingDelay, err = builder.meter.Float64ObservableGauge(
+		"otelcol_receiver_stackone_indexing_delay",
+		metric.WithDescription("Seconds after an entry's event time that the near sweep re-reads it (indexing_delay, or more once the far sweep found entries indexed later). [Alpha]"),
+		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneLag, err = builder.meter.Float64ObservableGauge(
 		"otelcol_receiver_stackone_lag",
 		metric.WithDescription("Seconds between now and the point up to which the stream has read everything (the newest event time delivered, or the start of the last poll that reached the end). Keeps growing while the stream cannot read; the freshness to alert on. [Alpha]"),
@@ -209,6 +254,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_stackone_last_successful_poll",
 		metric.WithDescription("Unix time (seconds) when the stream last read the API successfully; alert on time() minus this. [Alpha]"),
 		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneLateRecords, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_late_records",
+		metric.WithDescription("Log records a sweep delivered that the live read had missed, because StackOne indexed them after the live read passed their event time; far means later than the near sweep's indexing delay. [Alpha]"),
+		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneLeader, err = builder.meter.Int64ObservableGauge(
@@ -225,7 +276,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverStackonePagesFetched, err = builder.meter.Int64Counter(
 		"otelcol_receiver_stackone_pages_fetched",
-		metric.WithDescription("Pages of log entries read from the StackOne API. [Alpha]"),
+		metric.WithDescription("Pages of log entries read from the StackOne API, by read; the near and far sweeps' pages are what finding late entries costs. [Alpha]"),
 		metric.WithUnit("{page}"),
 	)
 	errs = errors.Join(errs, err)
