@@ -24,8 +24,12 @@ const (
 	defaultEndpoint = "https://api.stackone.com"
 	// StackOne keeps logs 90 days; a start date older than that returns nothing or an error.
 	retention = 90 * 24 * time.Hour
-	// maxPageSize is not documented by StackOne; 1000 keeps one page's memory bounded.
-	maxPageSize = 1000
+	// StackOne's OpenAPI sets page_size's maximum to 100 on GET /requests/logs, /requests/logs/steps and
+	// /requests/platform-logs.
+	maxCursorPageSize = 100
+	// POST /logs/actions publishes no maximum; 1000 keeps one page's memory bounded.
+	maxActionPageSize = 1000
+	defaultPageSize   = 100
 	// The API key's limit is 1000/min shared with the customer's own traffic.
 	apiRateLimit = 1000
 	// Bounds of max_response_size: below 64 KiB even a page of 100 plain entries may not fit; above 256 MiB one
@@ -46,7 +50,8 @@ type Config struct {
 	PollInterval time.Duration `mapstructure:"poll_interval"`
 	// InitialLookback is how far back the very first poll starts when no position is stored.
 	InitialLookback time.Duration `mapstructure:"initial_lookback"`
-	// PageSize is the number of entries asked for per page.
+	// PageSize is the number of entries asked for per page, at most StackOne's documented 100 on the
+	// request-log endpoints. A stream whose server refuses it halves it for as long as the receiver runs.
 	PageSize int `mapstructure:"page_size"`
 	// LateArrivalWindow is how late StackOne may index an entry and still have it delivered, once.
 	LateArrivalWindow time.Duration `mapstructure:"late_arrival_window"`
@@ -195,7 +200,7 @@ func createDefaultConfig() component.Config {
 		ClientConfig:         client,
 		PollInterval:         10 * time.Second,
 		InitialLookback:      time.Hour,
-		PageSize:             1000,
+		PageSize:             defaultPageSize,
 		LateArrivalWindow:    5 * time.Minute,
 		SweepInterval:        time.Minute,
 		CatchUp:              CatchUpConfig{Concurrency: 4},
@@ -242,9 +247,7 @@ func (cfg *Config) Validate() error {
 	if cfg.InitialLookback <= 0 || cfg.InitialLookback > retention {
 		errs = append(errs, fmt.Errorf("initial_lookback %s is out of range: use a positive duration up to StackOne's 90-day retention (2160h)", cfg.InitialLookback))
 	}
-	if cfg.PageSize < 1 || cfg.PageSize > maxPageSize {
-		errs = append(errs, fmt.Errorf("page_size %d is out of range: use 1 to %d (1000 is a good default)", cfg.PageSize, maxPageSize))
-	}
+	errs = append(errs, cfg.validatePageSize()...)
 	if cfg.LateArrivalWindow < 0 || cfg.LateArrivalWindow > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("late_arrival_window %s is out of range: use 0 to 24h (5m is a good default)", cfg.LateArrivalWindow))
 	}
@@ -290,6 +293,31 @@ func (cfg *Config) Validate() error {
 	errs = append(errs, validateFilter("action_logs.filter", cfg.ActionLogs.Filter.Lists(), cfg.ActionLogs.Filter.StatusCodes)...)
 	errs = append(errs, cfg.Webhook.validate()...)
 	return errors.Join(errs...)
+}
+
+// validatePageSize holds page_size to what the enabled streams' endpoints accept: StackOne documents a maximum
+// of 100 on the request-log endpoints, and a larger page there would be refused or clamped by the server.
+// Action logs publish no maximum, so alone they may ask for more.
+func (cfg *Config) validatePageSize() []error {
+	var capped []string
+	for _, s := range []struct {
+		name string
+		on   bool
+	}{{"request_logs", cfg.RequestLogs.Enabled}, {"step_logs", cfg.StepLogs.Enabled}, {"platform_logs", cfg.PlatformLogs.Enabled}} {
+		if s.on {
+			capped = append(capped, s.name)
+		}
+	}
+	switch {
+	case cfg.PageSize < 1:
+		return []error{fmt.Errorf("page_size %d is out of range: use 1 to %d (%d is the default)", cfg.PageSize, maxCursorPageSize, defaultPageSize)}
+	case len(capped) > 0 && cfg.PageSize > maxCursorPageSize:
+		return []error{fmt.Errorf("page_size %d is above StackOne's maximum of %d for %s: use 1 to %d (%d is the default); only action_logs, when it is the one stream enabled, may ask for up to %d",
+			cfg.PageSize, maxCursorPageSize, strings.Join(capped, ", "), maxCursorPageSize, defaultPageSize, maxActionPageSize)}
+	case cfg.PageSize > maxActionPageSize:
+		return []error{fmt.Errorf("page_size %d is out of range: use 1 to %d for action_logs (StackOne publishes no maximum there; %d is the default)", cfg.PageSize, maxActionPageSize, defaultPageSize)}
+	}
+	return nil
 }
 
 // readers is how many API calls the receiver may have in flight at once: per enabled stream, the live read and

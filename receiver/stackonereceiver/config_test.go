@@ -32,7 +32,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, "https://api.stackone.com", defaults.Endpoint)
 	assert.Equal(t, 10*time.Second, defaults.PollInterval)
 	assert.Equal(t, time.Hour, defaults.InitialLookback)
-	assert.Equal(t, 1000, defaults.PageSize)
+	assert.Equal(t, 100, defaults.PageSize)
 	assert.Equal(t, 5*time.Minute, defaults.LateArrivalWindow)
 	assert.Equal(t, time.Minute, defaults.SweepInterval)
 	assert.Equal(t, 4, defaults.CatchUp.Concurrency)
@@ -59,7 +59,7 @@ func TestLoadConfig(t *testing.T) {
 	no := false
 	assert.Equal(t, "https://api.eu1.stackone.com", full.Endpoint)
 	assert.Equal(t, 20*time.Second, full.Timeout)
-	assert.Equal(t, 500, full.PageSize)
+	assert.Equal(t, 80, full.PageSize)
 	assert.Equal(t, 2*time.Minute, full.SweepInterval)
 	assert.Equal(t, 8, full.CatchUp.Concurrency)
 	assert.Equal(t, component.MustNewID("file_storage"), *full.StorageID)
@@ -87,8 +87,14 @@ func TestValidate(t *testing.T) {
 		{name: "valid", mutate: func(*Config) {}},
 		{name: "missing key", mutate: func(c *Config) { c.APIKey = "" }, wantErr: "api_key is empty: set it"},
 		{name: "bad endpoint", mutate: func(c *Config) { c.Endpoint = "api.stackone.com" }, wantErr: "endpoint \"api.stackone.com\" is not an http(s) URL"},
-		{name: "page size too big", mutate: func(c *Config) { c.PageSize = 5000 }, wantErr: "page_size 5000 is out of range: use 1 to 1000"},
-		{name: "page size zero", mutate: func(c *Config) { c.PageSize = 0 }, wantErr: "page_size 0 is out of range"},
+		{name: "page size at StackOne's maximum", mutate: func(c *Config) { c.PageSize = 100 }},
+		{name: "page size above StackOne's maximum", mutate: func(c *Config) { c.PageSize = 101 }, wantErr: "page_size 101 is above StackOne's maximum of 100 for request_logs: use 1 to 100"},
+		{name: "page size names every capped stream", mutate: func(c *Config) {
+			c.PageSize, c.RequestLogs.Enabled, c.StepLogs.Enabled, c.PlatformLogs.Enabled = 1000, false, true, true
+		}, wantErr: "page_size 1000 is above StackOne's maximum of 100 for step_logs, platform_logs"},
+		{name: "page size above 100 with action logs alone", mutate: func(c *Config) { c.PageSize, c.RequestLogs.Enabled = 1000, false }},
+		{name: "page size too big even for action logs", mutate: func(c *Config) { c.PageSize, c.RequestLogs.Enabled = 1001, false }, wantErr: "page_size 1001 is out of range: use 1 to 1000 for action_logs"},
+		{name: "page size zero", mutate: func(c *Config) { c.PageSize = 0 }, wantErr: "page_size 0 is out of range: use 1 to 100"},
 		{name: "negative poll interval", mutate: func(c *Config) { c.PollInterval = -time.Second }, wantErr: "poll_interval -1s is too short"},
 		{name: "negative window", mutate: func(c *Config) { c.LateArrivalWindow = -time.Minute }, wantErr: "late_arrival_window -1m0s is out of range"},
 		{name: "lookback beyond retention", mutate: func(c *Config) { c.InitialLookback = 91 * 24 * time.Hour }, wantErr: "initial_lookback 2184h0m0s is out of range: use a positive duration up to StackOne's 90-day retention"},
