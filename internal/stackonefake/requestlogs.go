@@ -184,6 +184,7 @@ type parsedLogQuery struct {
 	q            logQuery
 	filtersGiven bool
 	pageSize     int
+	pageSizeSet  bool
 	next         string
 	include      []string
 }
@@ -192,8 +193,8 @@ type badRequest string
 
 func (e badRequest) Error() string { return string(e) }
 
-func parseLogQuery(v url.Values, maxPageSize int) (parsedLogQuery, error) {
-	p := parsedLogQuery{pageSize: 25, q: logQuery{OrderBy: "eventDatetime", Desc: true}}
+func parseLogQuery(v url.Values) (parsedLogQuery, error) {
+	p := parsedLogQuery{pageSize: defaultPageSize, q: logQuery{OrderBy: "eventDatetime", Desc: true}}
 	for key, vals := range v {
 		_, isList := requestListFilters[key]
 		if !isList && !singleValuedKeys[key] && key != "include" {
@@ -264,7 +265,7 @@ func parseLogQuery(v url.Values, maxPageSize int) (parsedLogQuery, error) {
 		if err != nil || n <= 0 {
 			return p, badRequest("page_size must be a positive integer")
 		}
-		p.pageSize = min(n, maxPageSize)
+		p.pageSize, p.pageSizeSet = n, true
 	}
 	p.next = v.Get("next")
 	inc, err := parseInclude(v["include"])
@@ -372,7 +373,10 @@ type listResponse struct {
 const msgBadCursor = "Invalid or expired cursor"
 
 func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, st *logStore) {
-	p, err := parseLogQuery(r.URL.Query(), s.maxPageSize)
+	p, err := parseLogQuery(r.URL.Query())
+	if err == nil {
+		p.pageSize, err = s.pageSize(p.pageSize, p.pageSizeSet, s.maxPageSize)
+	}
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return

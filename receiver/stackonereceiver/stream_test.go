@@ -346,7 +346,7 @@ func TestShortPagesAreNotTheEnd(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t, stackonefake.Options{MaxPageSize: 20})
+			w := newWorld(t, stackonefake.Options{PageSizeMode: stackonefake.PageSizeClamp, MaxPageSize: 20, MaxActionPageSize: 20})
 			want := tt.gen(w)
 			sink := new(consumertest.LogsSink)
 			r := w.start(tt.cfg(w.config()), sink) // page_size 50, the server answers 20

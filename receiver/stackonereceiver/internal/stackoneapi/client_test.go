@@ -245,19 +245,39 @@ func TestAnswerOverTheSizeLimitIsRefused(t *testing.T) {
 	}
 }
 
+// The largest page the receiver asks for on each endpoint (StackOne's maximum of 100 request logs, each with
+// request and response headers; 1000 action logs, where no maximum is published) fits the default with room
+// to spare.
 func TestDefaultSizeLimitTakesAFullPage(t *testing.T) {
-	// 1000 generated entries, each with request and response headers, fit the default with room to spare.
-	fake := stackonefake.New(stackonefake.Options{})
-	fake.GenerateRequestLogs(1000, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Millisecond, 1)
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	ct := &countingTransport{base: srv.Client().Transport}
-	c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua")
-	require.NoError(t, err)
-	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{PageSize: 1000})
-	require.NoError(t, err)
-	t.Logf("a page of 1000 generated entries is %d bytes", ct.read.Load())
-	assert.Less(t, ct.read.Load()*4, int64(DefaultMaxResponseSize), "a full page is under a quarter of the default")
+	from := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		size int
+		list func(c *Client, fake *stackonefake.Server) error
+	}{
+		{"request logs", 100, func(c *Client, fake *stackonefake.Server) error {
+			fake.GenerateRequestLogs(100, from, time.Millisecond, 1)
+			_, err := c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{PageSize: 100})
+			return err
+		}},
+		{"action logs", 1000, func(c *Client, fake *stackonefake.Server) error {
+			fake.GenerateActionLogs(1000, from, time.Millisecond, 1)
+			_, err := c.ListActions(context.Background(), ActionQuery{Page: 1, PageSize: 1000})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := stackonefake.New(stackonefake.Options{})
+			srv := httptest.NewServer(fake)
+			t.Cleanup(srv.Close)
+			ct := &countingTransport{base: srv.Client().Transport}
+			c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua")
+			require.NoError(t, err)
+			require.NoError(t, tt.list(c, fake))
+			t.Logf("a page of %d generated %s is %d bytes", tt.size, tt.name, ct.read.Load())
+			assert.Less(t, ct.read.Load()*4, int64(DefaultMaxResponseSize), "a full page is under a quarter of the default")
+		})
+	}
 }
 
 func TestErrorBodyIsReadToAtMost64KB(t *testing.T) {
