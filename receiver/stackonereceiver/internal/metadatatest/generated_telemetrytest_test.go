@@ -46,6 +46,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackoneDuplicatesDropped.Add(context.Background(), 1)
 	tb.ReceiverStackoneEntriesMalformed.Add(context.Background(), 1)
 	tb.ReceiverStackoneLeaderElectionErrors.Add(context.Background(), 1)
+	tb.ReceiverStackonePageSizeReductions.Add(context.Background(), 1)
 	tb.ReceiverStackonePagesFetched.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)
@@ -75,6 +76,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneLeaderElectionErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackonePageSizeReductions(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackonePagesFetched(t, testTel,

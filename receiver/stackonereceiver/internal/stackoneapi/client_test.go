@@ -98,6 +98,7 @@ func TestErrors(t *testing.T) {
 		wantRetry  bool
 		wantAfter  time.Duration
 		wantCursor bool
+		wantSize   bool
 		wantText   string
 	}{
 		{name: "401 says the key was rejected", status: 401, body: `{"statusCode":401,"message":"Unauthorized","timestamp":"2025-01-01T00:00:00.000Z"}`, wantText: "API key rejected"},
@@ -107,6 +108,13 @@ func TestErrors(t *testing.T) {
 		{name: "500", status: 500, body: `{"statusCode":500,"message":"boom"}`, wantRetry: true, wantText: "boom"},
 		{name: "400 on a cursor", status: 400, next: "stale", wantCursor: true, wantText: "cursor rejected"},
 		{name: "400 without a cursor", status: 400},
+		{name: "400 refusing the page size", status: 400, body: `{"statusCode":400,"message":"page_size must not be greater than 100","timestamp":"2025-01-01T00:00:00.000Z"}`, wantSize: true, wantText: "page size refused"},
+		{name: "400 refusing the page size on a cursor is not a cursor expiry", status: 400, next: "c1", body: `{"statusCode":400,"message":"Page Size exceeds the maximum"}`, wantSize: true},
+		{name: "422 naming pageSize", status: 422, body: `{"statusCode":422,"message":["pageSize must not be greater than 100"]}`, wantSize: true},
+		{name: "422 naming page-size", status: 422, body: `{"message":"invalid page-size"}`, wantSize: true},
+		{name: "400 about something else on a cursor", status: 400, next: "c1", body: `{"message":"start_date must be a date"}`, wantCursor: true},
+		{name: "a 500 naming the page size is not a refusal", status: 500, body: `{"message":"page_size lookup failed"}`, wantRetry: true},
+		{name: "403 naming the page size is not a refusal", status: 403, body: `{"message":"page_size: forbidden"}`, wantText: "API key rejected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +132,7 @@ func TestErrors(t *testing.T) {
 			assert.Equal(t, tt.wantRetry, ae.Retryable())
 			assert.Equal(t, tt.wantAfter, ae.RetryAfter)
 			assert.Equal(t, tt.wantCursor, ae.CursorRejected)
+			assert.Equal(t, tt.wantSize, ae.PageSizeRefused)
 			assert.Contains(t, err.Error(), tt.wantText)
 			assert.NotContains(t, err.Error(), "key-123")
 		})

@@ -113,7 +113,9 @@ func (q CursorQuery) Values() url.Values {
 func (c *Client) ListCursor(ctx context.Context, path string, q CursorQuery) (Page, error) {
 	body, err := c.do(ctx, http.MethodGet, path, q.Values(), nil)
 	if err != nil {
-		if ae, ok := err.(*APIError); ok && q.Next != "" && ae.StatusCode == http.StatusBadRequest {
+		// A message about the page size says what is wrong with the request, cursor or not: smaller pages fix
+		// it, restarting the query would not.
+		if ae, ok := err.(*APIError); ok && q.Next != "" && ae.StatusCode == http.StatusBadRequest && !ae.PageSizeRefused {
 			ae.CursorRejected = true
 		}
 		return Page{}, err
