@@ -423,6 +423,55 @@ func TestStepAndPlatformLogs(t *testing.T) {
 	require.NotContains(t, without[0], "step_requests")
 }
 
+// Each endpoint takes the filters StackOne's OpenAPI gives it: platform logs are filtered by category and not
+// by provider, service, sub-resource or child resource; step logs not by source.
+func TestFiltersPerEndpoint(t *testing.T) {
+	tests := []struct {
+		name    string
+		path    string
+		q       url.Values
+		wantIDs []string // nil: refused
+	}{
+		{"platform logs by category", "/requests/platform-logs", url.Values{"categories": {"auth,Connect"}}, []string{"p-1", "p-3"}},
+		{"platform logs by source type", "/requests/platform-logs", url.Values{"source_types": {"DASHBOARD"}}, []string{"p-2"}},
+		{"platform logs not by provider", "/requests/platform-logs", url.Values{"providers": {"hibob"}}, nil},
+		{"platform logs not by service", "/requests/platform-logs", url.Values{"services": {"hris"}}, nil},
+		{"platform logs not by sub-resource", "/requests/platform-logs", url.Values{"sub_resources": {"x"}}, nil},
+		{"platform logs not by child resource", "/requests/platform-logs", url.Values{"child_resources": {"x"}}, nil},
+		{"step logs by provider", "/requests/logs/steps", url.Values{"providers": {"workday"}}, []string{"s-1"}},
+		{"step logs not by source id", "/requests/logs/steps", url.Values{"source_ids": {"x"}}, nil},
+		{"step logs not by source type", "/requests/logs/steps", url.Values{"source_types": {"x"}}, nil},
+		{"step logs not by source value", "/requests/logs/steps", url.Values{"source_values": {"x"}}, nil},
+		{"request logs not by category", "/requests/logs", url.Values{"categories": {"auth"}}, nil},
+		{"request logs by source type", "/requests/logs", url.Values{"source_types": {"API_KEY"}}, []string{"r-1"}},
+	}
+	fake, ts := newTestServer(t, Options{})
+	fake.AddRequestLogs(map[string]any{"request_id": "r-1", "event_datetime": formatTime(t0), "source_type": "API_KEY", "provider": "hibob"})
+	fake.AddStepLogs(
+		map[string]any{"request_id": "s-1", "start_time": formatTime(t0), "provider": "workday"},
+		map[string]any{"request_id": "s-2", "start_time": formatTime(t0), "provider": "lever"},
+	)
+	fake.AddPlatformLogs(
+		map[string]any{"request_id": "p-1", "event_datetime": formatTime(t0), "category": "auth", "source_type": "API_KEY"},
+		map[string]any{"request_id": "p-2", "event_datetime": formatTime(t0.Add(time.Second)), "category": "webhooks", "source_type": "DASHBOARD"},
+		map[string]any{"request_id": "p-3", "event_datetime": formatTime(t0.Add(2 * time.Second)), "category": "connect"},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := cloneValues(tt.q)
+			q.Set("order_direction", "asc")
+			if tt.wantIDs == nil {
+				resp, body := do(t, ts, http.MethodGet, tt.path, q, "")
+				for k := range tt.q {
+					require.Equal(t, "Unknown query parameter: "+k, requireErrorBody(t, http.StatusBadRequest, resp, body).Message)
+				}
+				return
+			}
+			require.Equal(t, tt.wantIDs, field(pageAll(t, ts, tt.path, q), "request_id"))
+		})
+	}
+}
+
 func TestCamelCase(t *testing.T) {
 	fake, ts := newTestServer(t, Options{CamelCase: true})
 	fake.AddRequestLogs(map[string]any{

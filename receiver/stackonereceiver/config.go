@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -285,10 +286,15 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New("no log stream is enabled: set request_logs.enabled (or action_logs, step_logs, platform_logs) to true"))
 	}
 	for _, c := range []struct {
-		prefix string
-		f      stackoneapi.RequestLogFilter
-	}{{"request_logs.filter", cfg.RequestLogs.Filter}, {"step_logs.filter", cfg.StepLogs.Filter}, {"platform_logs.filter", cfg.PlatformLogs.Filter}} {
-		errs = append(errs, validateFilter(c.prefix, c.f.Lists(), c.f.StatusCodes)...)
+		stream, path string
+		f            stackoneapi.RequestLogFilter
+	}{
+		{"request_logs", stackoneapi.RequestLogsPath, cfg.RequestLogs.Filter},
+		{"step_logs", stackoneapi.StepLogsPath, cfg.StepLogs.Filter},
+		{"platform_logs", stackoneapi.PlatformLogsPath, cfg.PlatformLogs.Filter},
+	} {
+		errs = append(errs, validateFilter(c.stream+".filter", c.f.Lists(), c.f.StatusCodes)...)
+		errs = append(errs, validateFilterKeys(c.stream, c.f.Set(), stackoneapi.CursorFilters[c.path])...)
 	}
 	errs = append(errs, validateFilter("action_logs.filter", cfg.ActionLogs.Filter.Lists(), cfg.ActionLogs.Filter.StatusCodes)...)
 	errs = append(errs, cfg.Webhook.validate()...)
@@ -335,6 +341,19 @@ func (cfg *Config) readers() int {
 var validHTTPMethods = map[string]bool{
 	http.MethodGet: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
 	http.MethodDelete: true, http.MethodHead: true, http.MethodOptions: true,
+}
+
+// validateFilterKeys refuses a filter the stream's endpoint does not take. Sent anyway, it would be refused
+// by the server or, worse, ignored, and the stream would export what the filter was meant to leave out.
+func validateFilterKeys(stream string, set, accepted []string) []error {
+	var errs []error
+	for _, k := range set {
+		if !slices.Contains(accepted, k) {
+			errs = append(errs, fmt.Errorf("%s.filter.%s: %s do not take this filter (StackOne's API accepts %s); remove it",
+				stream, k, strings.ReplaceAll(stream, "_", " "), strings.Join(accepted, ", ")))
+		}
+	}
+	return errs
 }
 
 func validateFilter(prefix string, lists []stackoneapi.NamedList, statusCodes []int) []error {

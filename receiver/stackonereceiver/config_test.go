@@ -110,6 +110,34 @@ func TestValidate(t *testing.T) {
 		{name: "action method", mutate: func(c *Config) { c.ActionLogs.Filter.HTTPMethods = []string{"YEET"} }, wantErr: "action_logs.filter.http_methods: \"YEET\" is not an HTTP method"},
 		{name: "empty connector key", mutate: func(c *Config) { c.ActionLogs.Filter.ConnectorKeys = []string{" "} }, wantErr: "action_logs.filter.connector_keys: \" \" is not a valid value"},
 		{name: "step logs filter", mutate: func(c *Config) { c.StepLogs.Filter.StatusCodes = []int{1000} }, wantErr: "step_logs.filter.status_codes: 1000"},
+		{name: "platform logs by category", mutate: func(c *Config) {
+			c.PlatformLogs.Enabled = true
+			c.PlatformLogs.Filter = stackoneapi.RequestLogFilter{Categories: []string{"auth"}, SourceTypes: []string{"DASHBOARD"}, Actions: []string{"list"}}
+		}},
+		{name: "platform logs by provider", mutate: func(c *Config) { c.PlatformLogs.Filter.Providers = []string{"hibob"} },
+			wantErr: "platform_logs.filter.providers: platform logs do not take this filter (StackOne's API accepts account_ids, categories, actions, resources, http_methods, request_ids, source_ids, source_types, source_values, status_codes, success); remove it"},
+		{name: "platform logs by service", mutate: func(c *Config) { c.PlatformLogs.Filter.Services = []string{"hris"} }, wantErr: "platform_logs.filter.services: platform logs do not take this filter"},
+		{name: "platform logs by sub-resource", mutate: func(c *Config) { c.PlatformLogs.Filter.SubResources = []string{"x"} }, wantErr: "platform_logs.filter.sub_resources: platform logs do not take this filter"},
+		{name: "platform logs by child resource", mutate: func(c *Config) { c.PlatformLogs.Filter.ChildResources = []string{"x"} }, wantErr: "platform_logs.filter.child_resources: platform logs do not take this filter"},
+		{name: "step logs by source", mutate: func(c *Config) {
+			c.StepLogs.Filter = stackoneapi.RequestLogFilter{SourceIDs: []string{"a"}, SourceTypes: []string{"b"}, SourceValues: []string{"c"}}
+		}, wantErr: "step_logs.filter.source_ids: step logs do not take this filter (StackOne's API accepts account_ids, providers, services, actions, resources, sub_resources, child_resources, http_methods, request_ids, status_codes, success); remove it\n" +
+			"step_logs.filter.source_types: step logs do not take this filter (StackOne's API accepts account_ids, providers, services, actions, resources, sub_resources, child_resources, http_methods, request_ids, status_codes, success); remove it\n" +
+			"step_logs.filter.source_values: step logs do not take this filter"},
+		{name: "step logs by provider, status and outcome", mutate: func(c *Config) {
+			no := false
+			c.StepLogs.Filter = stackoneapi.RequestLogFilter{Providers: []string{"hibob"}, SubResources: []string{"x"}, StatusCodes: []int{500}, Success: &no}
+		}},
+		{name: "request logs by category", mutate: func(c *Config) { c.RequestLogs.Filter.Categories = []string{"auth"} }, wantErr: "request_logs.filter.categories: request logs do not take this filter"},
+		{name: "request logs by every filter they take", mutate: func(c *Config) {
+			yes := true
+			c.RequestLogs.Filter = stackoneapi.RequestLogFilter{
+				AccountIDs: []string{"a"}, Providers: []string{"a"}, Services: []string{"a"}, Actions: []string{"a"}, Resources: []string{"a"},
+				SubResources: []string{"a"}, ChildResources: []string{"a"}, HTTPMethods: []string{"GET"}, RequestIDs: []string{"a"},
+				SourceIDs: []string{"a"}, SourceTypes: []string{"a"}, SourceValues: []string{"a"}, StatusCodes: []int{200}, Success: &yes,
+			}
+		}},
+		{name: "a category with a comma", mutate: func(c *Config) { c.PlatformLogs.Filter.Categories = []string{"a,b"} }, wantErr: "platform_logs.filter.categories: \"a,b\" is not a valid value"},
 		{name: "sweep on every poll", mutate: func(c *Config) { c.SweepInterval = 0 }},
 		{name: "negative sweep interval", mutate: func(c *Config) { c.SweepInterval = -time.Second }, wantErr: "sweep_interval -1s is out of range: use 0 (every poll) to 1h"},
 		{name: "catch-up without workers", mutate: func(c *Config) { c.CatchUp.Concurrency = 0 }, wantErr: "catch_up.concurrency 0 is out of range: use 1 to 16"},

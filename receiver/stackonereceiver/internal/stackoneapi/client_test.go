@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,60 @@ func TestQueryEncodingMatchesSDK(t *testing.T) {
 	want := "account_ids=acc1%2Cacc2&next=eyJjdXJzb3IiOiJhYmMvKz0ifQ%3D%3D&order_by=eventDatetime&order_direction=asc" +
 		"&page_size=100&providers=ashby%2Cgreenhouse&start_date=2025-01-02T03%3A04%3A05.678Z&status_codes=400%2C500&success=false"
 	assert.Equal(t, want, q.Values().Encode())
+}
+
+func TestFilterEncoding(t *testing.T) {
+	no := false
+	tests := []struct {
+		name     string
+		filter   RequestLogFilter
+		want     string
+		wantKeys []string
+	}{
+		{"categories as a flat comma list, like every list", RequestLogFilter{Categories: []string{"auth", "connect"}, SourceTypes: []string{"DASHBOARD"}},
+			"categories=auth%2Cconnect&source_types=DASHBOARD", []string{"source_types", "categories"}},
+		{"status codes and success", RequestLogFilter{Providers: []string{"hibob"}, StatusCodes: []int{500}, Success: &no},
+			"providers=hibob&status_codes=500&success=false", []string{"providers", "status_codes", "success"}},
+		{"nothing set", RequestLogFilter{Categories: []string{}}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, CursorQuery{Filter: tt.filter}.Values().Encode())
+			assert.Equal(t, tt.wantKeys, tt.filter.Set())
+		})
+	}
+}
+
+// Every filter an endpoint takes is one the receiver can set, and the differences between the endpoints are the
+// ones StackOne's OpenAPI has.
+func TestCursorFilters(t *testing.T) {
+	settable := map[string]bool{"status_codes": true, "success": true}
+	for _, l := range (RequestLogFilter{}).Lists() {
+		settable[l.Key] = true
+	}
+	tests := []struct {
+		path    string
+		without []string
+	}{
+		{RequestLogsPath, []string{"categories"}},
+		{StepLogsPath, []string{"categories", "source_ids", "source_types", "source_values"}},
+		{PlatformLogsPath, []string{"providers", "services", "sub_resources", "child_resources"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			accepted := CursorFilters[tt.path]
+			for _, k := range accepted {
+				assert.True(t, settable[k], "%s takes %s, which RequestLogFilter cannot set", tt.path, k)
+			}
+			var missing []string
+			for k := range settable {
+				if !slices.Contains(accepted, k) {
+					missing = append(missing, k)
+				}
+			}
+			assert.ElementsMatch(t, tt.without, missing)
+		})
+	}
 }
 
 func TestListCursorPagesToTheEnd(t *testing.T) {
