@@ -23,8 +23,6 @@ import (
 
 const (
 	defaultEndpoint = "https://api.stackone.com"
-	// StackOne keeps logs 90 days; a start date older than that returns nothing or an error.
-	retention = 90 * 24 * time.Hour
 	// StackOne's OpenAPI sets page_size's maximum to 100 on GET /requests/logs, /requests/logs/steps and
 	// /requests/platform-logs.
 	maxCursorPageSize = 100
@@ -245,8 +243,10 @@ func (cfg *Config) Validate() error {
 	if cfg.PollInterval < time.Second {
 		errs = append(errs, fmt.Errorf("poll_interval %s is too short: use 1s or more (10s is a good default)", cfg.PollInterval))
 	}
-	if cfg.InitialLookback <= 0 || cfg.InitialLookback > retention {
-		errs = append(errs, fmt.Errorf("initial_lookback %s is out of range: use a positive duration up to StackOne's 90-day retention (2160h)", cfg.InitialLookback))
+	// No upper bound: retention is a setting of each StackOne project (90 days unless changed), and a start
+	// before it only reads empty pages.
+	if cfg.InitialLookback <= 0 {
+		errs = append(errs, fmt.Errorf("initial_lookback %s is not positive: use how far back the first start should read, such as 1h or 720h (30 days)", cfg.InitialLookback))
 	}
 	errs = append(errs, cfg.validatePageSize()...)
 	if cfg.LateArrivalWindow < 0 || cfg.LateArrivalWindow > 24*time.Hour {
