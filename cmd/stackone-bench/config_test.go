@@ -149,9 +149,9 @@ func TestParseFlagsPresets(t *testing.T) {
 				t.Errorf("%+v", s)
 			}
 		}},
-		{name: "flags win over the preset", args: []string{"--scenario=catchup", "-max-rpm", "900", "-backlog", "5", "-page-size", "500"},
+		{name: "flags win over the preset", args: []string{"--scenario=catchup", "-max-rpm", "900", "-backlog", "5", "-page-size", "50"},
 			check: func(t *testing.T, s settings) {
-				if s.Overrides["max_requests_per_minute"] != "900" || s.Overrides["page_size"] != "500" || s.Backlog != 5 ||
+				if s.Overrides["max_requests_per_minute"] != "900" || s.Overrides["page_size"] != "50" || s.Backlog != 5 ||
 					s.Overrides["initial_lookback"] != "6h30m" {
 					t.Errorf("%+v", s)
 				}

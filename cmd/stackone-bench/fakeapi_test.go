@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -166,14 +167,28 @@ func TestLiveTrafficLateArrivals(t *testing.T) {
 
 	// Every log is late (fraction 1): its event time lies before the moment it became visible, by at most
 	// maxLate, and the fake serves exactly the ids that were reported.
-	req := httptest.NewRequest(http.MethodGet, "/requests/logs?page_size=1000", nil)
-	rec := httptest.NewRecorder()
-	fake.ServeHTTP(rec, req)
 	var page struct {
 		Data []map[string]any `json:"data"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
-		t.Fatal(err)
+	for next := ""; ; {
+		q := url.Values{"page_size": {"100"}}
+		if next != "" {
+			q.Set("next", next)
+		}
+		rec := httptest.NewRecorder()
+		fake.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/requests/logs?"+q.Encode(), nil))
+		var p struct {
+			Data []map[string]any `json:"data"`
+			Next *string          `json:"next"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+		}
+		page.Data = append(page.Data, p.Data...)
+		if p.Next == nil {
+			break
+		}
+		next = *p.Next
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -36,6 +36,14 @@ func main() {
 	camel := flag.Bool("camel-case", false, "serve request/step/platform logs with camelCase keys")
 	faultRate := flag.Float64("fault-rate", 0, "fraction of requests answered 429, 500 or with a truncated body")
 	seed := flag.Int64("seed", 1, "seed for generated data and random faults")
+	var pages pageLimits
+	flag.Func("page-size-mode", "what a page_size above the maximum gets: strict (400, as StackOne's contract implies), clamp (the maximum, silently) or unlimited (any size); default strict", func(s string) error {
+		m, err := stackonefake.ParsePageSizeMode(s)
+		pages.mode = m
+		return err
+	})
+	flag.IntVar(&pages.max, "max-page-size", 100, "largest page_size of /requests/logs, /requests/logs/steps and /requests/platform-logs (StackOne documents 100)")
+	flag.IntVar(&pages.maxActions, "max-action-page-size", 1000, "largest page_size of /logs/actions (StackOne publishes none)")
 	var hooks webhooks
 	flag.StringVar(&hooks.url, "webhook-url", "", "post signed StackOne webhook events to this URL (the collector's webhook endpoint); empty = none")
 	flag.StringVar(&hooks.secret, "webhook-secret", os.Getenv("STACKONE_FAKE_WEBHOOK_SECRET"), "signing secret of the webhook events (env STACKONE_FAKE_WEBHOOK_SECRET)")
@@ -44,16 +52,25 @@ func main() {
 	flag.Parse()
 
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if err := run(*listen, *apiKey, *backfill, *window, *rate, *camel, *faultRate, *seed, hooks); err != nil {
+	if err := run(*listen, *apiKey, *backfill, *window, *rate, *camel, *faultRate, *seed, pages, hooks); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(listen, apiKey string, backfill int, window time.Duration, rate float64, camel bool, faultRate float64, seed int64, hooks webhooks) error {
+// pageLimits are the fake's page_size maxima and what it does above them.
+type pageLimits struct {
+	mode            stackonefake.PageSizeMode
+	max, maxActions int
+}
+
+func run(listen, apiKey string, backfill int, window time.Duration, rate float64, camel bool, faultRate float64, seed int64, pages pageLimits, hooks webhooks) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	fake := stackonefake.New(stackonefake.Options{APIKey: apiKey, CamelCase: camel})
+	fake := stackonefake.New(stackonefake.Options{
+		APIKey: apiKey, CamelCase: camel,
+		PageSizeMode: pages.mode, MaxPageSize: pages.max, MaxActionPageSize: pages.maxActions,
+	})
 	if backfill > 0 {
 		from := time.Now().Add(-window)
 		step := window / time.Duration(backfill)
@@ -65,7 +82,8 @@ func run(listen, apiKey string, backfill int, window time.Duration, rate float64
 	if err != nil {
 		return err
 	}
-	fmt.Printf("stackone-fake listening on http://%s (api key %q)\n", ln.Addr(), apiKey)
+	fmt.Printf("stackone-fake listening on http://%s (api key %q, page_size above %d, or %d on /logs/actions: %s)\n",
+		ln.Addr(), apiKey, pages.max, pages.maxActions, pages.mode)
 	fake.StartLiveTraffic(ctx, rate, seed+2)
 
 	srv := &http.Server{

@@ -147,7 +147,7 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		f = &actionFilters{}
 	}
-	page, size := 1, 25
+	page, size := 1, defaultPageSize
 	if b.Page != nil {
 		page = *b.Page
 	}
@@ -162,7 +162,10 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusBadRequest, "page_size must be a positive integer")
 		return
 	}
-	size = min(size, s.maxPageSize)
+	if size, err = s.pageSize(size, b.PageSize != nil, s.maxActionPageSize); err != nil {
+		s.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	var start, end *time.Time
 	for _, tf := range []struct {
 		name string

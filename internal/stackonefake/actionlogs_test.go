@@ -205,7 +205,7 @@ func TestActionLogsNewestFirst(t *testing.T) {
 func TestActionLogsPageSizeCap(t *testing.T) {
 	// A server with its own cap answers fewer rows than asked for and says so
 	// in query.page_size; offsets follow the capped size.
-	fake, ts := newTestServer(t, Options{MaxPageSize: 4})
+	fake, ts := newTestServer(t, Options{PageSizeMode: PageSizeClamp, MaxActionPageSize: 4})
 	gen := fake.GenerateActionLogs(10, t0, time.Second, 3)
 	var got []string
 	for page := 1; page <= 3; page++ {

@@ -14,6 +14,7 @@ type Fault struct {
 	Path       string        // request path it applies to, e.g. "/requests/logs"; "" = any
 	OnCursor   bool          // only requests that carry a `next` cursor
 	Status     int           // status to answer with the standard error body; 0 with Truncate = the real answer, cut off
+	Message    string        // the error body's message; "" = the status text
 	RetryAfter string        // Retry-After header value, if any
 	Truncate   bool          // send only the first half of the real body, then drop the connection
 	Delay      time.Duration // wait this long (or until the request context ends) before answering
@@ -30,6 +31,13 @@ type Fault struct {
 	// Chunked sends a BodySize or TinyObjects answer without Content-Length,
 	// so a client learns its size only by reading it.
 	Chunked bool
+}
+
+func (f Fault) message() string {
+	if f.Message != "" {
+		return f.Message
+	}
+	return http.StatusText(f.Status)
 }
 
 type pendingFault struct {
@@ -88,14 +96,14 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 	case f.BodySize > 0 && !f.Truncate:
 		rec := &capture{header: http.Header{}, status: http.StatusOK}
 		if f.Status != 0 {
-			s.writeError(rec, f.Status, http.StatusText(f.Status))
+			s.writeError(rec, f.Status, f.message())
 		} else {
 			s.handle(rec, r)
 		}
 		writePadded(w, rec, f.BodySize, f.Chunked)
 		return true
 	case f.Status != 0 && !(f.Truncate && f.Status == http.StatusOK):
-		s.writeError(w, f.Status, http.StatusText(f.Status))
+		s.writeError(w, f.Status, f.message())
 		return true
 	case f.Truncate:
 		s.writeTruncated(w, r)

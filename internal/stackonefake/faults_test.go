@@ -20,15 +20,17 @@ func TestFaultStatuses(t *testing.T) {
 		name       string
 		fault      Fault
 		retryAfter string
+		message    string // "" = the status text
 	}{
-		{"429 with Retry-After", Fault{Status: http.StatusTooManyRequests, RetryAfter: "3"}, "3"},
-		{"408 with Retry-After", Fault{Status: http.StatusRequestTimeout, RetryAfter: "60"}, "60"},
-		{"500", Fault{Status: http.StatusInternalServerError}, ""},
-		{"502", Fault{Status: http.StatusBadGateway}, ""},
-		{"400", Fault{Status: http.StatusBadRequest}, ""},
-		{"401", Fault{Status: http.StatusUnauthorized}, ""},
-		{"403", Fault{Status: http.StatusForbidden}, ""},
-		{"404", Fault{Status: http.StatusNotFound}, ""},
+		{"429 with Retry-After", Fault{Status: http.StatusTooManyRequests, RetryAfter: "3"}, "3", ""},
+		{"408 with Retry-After", Fault{Status: http.StatusRequestTimeout, RetryAfter: "60"}, "60", ""},
+		{"500", Fault{Status: http.StatusInternalServerError}, "", ""},
+		{"502", Fault{Status: http.StatusBadGateway}, "", ""},
+		{"400", Fault{Status: http.StatusBadRequest}, "", ""},
+		{"401", Fault{Status: http.StatusUnauthorized}, "", ""},
+		{"403", Fault{Status: http.StatusForbidden}, "", ""},
+		{"404", Fault{Status: http.StatusNotFound}, "", ""},
+		{"422 with a message", Fault{Status: http.StatusUnprocessableEntity, Message: "pageSize must be at most 10"}, "", "pageSize must be at most 10"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +47,7 @@ func TestFaultStatuses(t *testing.T) {
 			for range 2 {
 				resp, body := do(t, ts, http.MethodGet, "/requests/logs", nil, "")
 				e := requireErrorBody(t, f.Status, resp, body)
-				require.Equal(t, http.StatusText(f.Status), e.Message)
+				require.Equal(t, cmp.Or(tt.message, http.StatusText(f.Status)), e.Message)
 				require.Equal(t, tt.retryAfter, resp.Header.Get("Retry-After"))
 			}
 			p := fetchPage(t, ts, "/requests/logs", nil)

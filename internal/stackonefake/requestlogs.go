@@ -20,17 +20,29 @@ type logKind struct {
 	name       string
 	timeFields []string // first parseable one is the sort/filter time
 	idFields   []string // first non-empty one breaks ties
+	// filters are the list filters the endpoint takes, as StackOne's OpenAPI
+	// has them; any other is refused as an unknown query parameter.
+	filters []string
 }
 
 var (
-	requestKind  = logKind{name: "requests", timeFields: []string{"event_datetime", "start_time"}, idFields: []string{"request_id", "id"}}
-	stepKind     = logKind{name: "steps", timeFields: []string{"start_time", "event_datetime"}, idFields: []string{"request_id", "id"}}
-	platformKind = logKind{name: "platform", timeFields: []string{"event_datetime", "start_time"}, idFields: []string{"request_id", "id"}}
+	requestKind = logKind{name: "requests", timeFields: []string{"event_datetime", "start_time"}, idFields: []string{"request_id", "id"},
+		filters: []string{"account_ids", "providers", "services", "actions", "resources", "sub_resources", "child_resources",
+			"http_methods", "request_ids", "source_ids", "source_types", "source_values", "status_codes"}}
+	// Step logs take no source_* filters.
+	stepKind = logKind{name: "steps", timeFields: []string{"start_time", "event_datetime"}, idFields: []string{"request_id", "id"},
+		filters: []string{"account_ids", "providers", "services", "actions", "resources", "sub_resources", "child_resources",
+			"http_methods", "request_ids", "status_codes"}}
+	// Platform logs take categories, and no providers, services, sub_resources
+	// or child_resources.
+	platformKind = logKind{name: "platform", timeFields: []string{"event_datetime", "start_time"}, idFields: []string{"request_id", "id"},
+		filters: []string{"account_ids", "categories", "actions", "resources", "http_methods", "request_ids",
+			"source_ids", "source_types", "source_values", "status_codes"}}
 )
 
-// requestListFilters maps the SDK's flat comma-list query keys to the entry
+// listFilterFields maps the SDK's flat comma-list query keys to the entry
 // field they filter on.
-var requestListFilters = map[string]string{
+var listFilterFields = map[string]string{
 	"account_ids":     "account_id",
 	"providers":       "provider",
 	"services":        "service",
@@ -43,6 +55,7 @@ var requestListFilters = map[string]string{
 	"source_ids":      "source_id",
 	"source_types":    "source_type",
 	"source_values":   "source_value",
+	"categories":      "category",
 	"status_codes":    "status",
 }
 
@@ -146,7 +159,7 @@ func (q logQuery) match(e storedEntry) bool {
 		}
 	}
 	for key, want := range q.Lists {
-		field := requestListFilters[key]
+		field := listFilterFields[key]
 		v, ok := lookup(e.raw, field)
 		if !ok || v == nil {
 			return false
@@ -184,6 +197,7 @@ type parsedLogQuery struct {
 	q            logQuery
 	filtersGiven bool
 	pageSize     int
+	pageSizeSet  bool
 	next         string
 	include      []string
 }
@@ -192,10 +206,10 @@ type badRequest string
 
 func (e badRequest) Error() string { return string(e) }
 
-func parseLogQuery(v url.Values, maxPageSize int) (parsedLogQuery, error) {
-	p := parsedLogQuery{pageSize: 25, q: logQuery{OrderBy: "eventDatetime", Desc: true}}
+func parseLogQuery(v url.Values, kind *logKind) (parsedLogQuery, error) {
+	p := parsedLogQuery{pageSize: defaultPageSize, q: logQuery{OrderBy: "eventDatetime", Desc: true}}
 	for key, vals := range v {
-		_, isList := requestListFilters[key]
+		isList := slices.Contains(kind.filters, key)
 		if !isList && !singleValuedKeys[key] && key != "include" {
 			return p, badRequest("Unknown query parameter: " + key)
 		}
@@ -206,7 +220,7 @@ func parseLogQuery(v url.Values, maxPageSize int) (parsedLogQuery, error) {
 			p.filtersGiven = true
 		}
 	}
-	for key := range requestListFilters {
+	for _, key := range kind.filters {
 		vals := splitList(v[key])
 		if len(vals) == 0 {
 			continue
@@ -264,7 +278,7 @@ func parseLogQuery(v url.Values, maxPageSize int) (parsedLogQuery, error) {
 		if err != nil || n <= 0 {
 			return p, badRequest("page_size must be a positive integer")
 		}
-		p.pageSize = min(n, maxPageSize)
+		p.pageSize, p.pageSizeSet = n, true
 	}
 	p.next = v.Get("next")
 	inc, err := parseInclude(v["include"])
@@ -372,7 +386,10 @@ type listResponse struct {
 const msgBadCursor = "Invalid or expired cursor"
 
 func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, st *logStore) {
-	p, err := parseLogQuery(r.URL.Query(), s.maxPageSize)
+	p, err := parseLogQuery(r.URL.Query(), st.kind)
+	if err == nil {
+		p.pageSize, err = s.pageSize(p.pageSize, p.pageSizeSet, s.maxPageSize)
+	}
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return

@@ -1,6 +1,7 @@
 package stackonefake
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -42,7 +43,7 @@ func TestPagingVisitsEveryEntryOnce(t *testing.T) {
 		{"asc pages of 10", 237, 1500 * time.Millisecond, "10", "asc", nil},
 		{"desc by default", 237, 1500 * time.Millisecond, "10", "", nil},
 		{"page size 1", 40, time.Second, "1", "asc", nil},
-		{"one page", 40, time.Second, "1000", "asc", nil},
+		{"one page", 40, time.Second, "100", "asc", nil},
 		{"default page size", 80, time.Second, "", "desc", nil},
 		{"identical timestamps tie on request id", 60, 0, "7", "asc", nil},
 		{"identical timestamps desc", 60, 0, "7", "desc", nil},
@@ -281,13 +282,92 @@ func TestCursorTTL(t *testing.T) {
 	requireErrorBody(t, http.StatusBadRequest, resp, body)
 }
 
-func TestPageSizeIsClamped(t *testing.T) {
-	fake, ts := newTestServer(t, Options{MaxPageSize: 7})
+func TestPageSizeAboveTheMaximum(t *testing.T) {
+	const stored = 1200
+	tests := []struct {
+		name     string
+		opts     Options
+		path     string
+		pageSize string // "" sends none
+		want     int    // entries on the first page; 0: refused with wantMsg
+		wantMsg  string
+	}{
+		{"StackOne's maximum", Options{}, "/requests/logs", "100", 100, ""},
+		{"above it is refused", Options{}, "/requests/logs", "101", 0, "page_size must not be greater than 100"},
+		{"steps refuse it too", Options{}, "/requests/logs/steps", "1000", 0, "page_size must not be greater than 100"},
+		{"platform logs refuse it too", Options{}, "/requests/platform-logs", "1000", 0, "page_size must not be greater than 100"},
+		{"none sent is the server's default", Options{}, "/requests/logs", "", 25, ""},
+		{"a lower maximum", Options{MaxPageSize: 50}, "/requests/logs", "100", 0, "page_size must not be greater than 50"},
+		{"a maximum below the default serves the maximum when none is sent", Options{MaxPageSize: 7}, "/requests/logs", "", 7, ""},
+		{"clamped", Options{PageSizeMode: PageSizeClamp, MaxPageSize: 7}, "/requests/logs", "100", 7, ""},
+		{"clamped at StackOne's maximum", Options{PageSizeMode: PageSizeClamp}, "/requests/platform-logs", "1000", 100, ""},
+		{"unlimited", Options{PageSizeMode: PageSizeUnlimited}, "/requests/logs", "1000", 1000, ""},
+		{"actions up to 1000", Options{}, "/logs/actions", "1000", 1000, ""},
+		{"actions above 1000 are refused", Options{}, "/logs/actions", "1001", 0, "page_size must not be greater than 1000"},
+		{"actions with a lower maximum", Options{MaxActionPageSize: 50}, "/logs/actions", "100", 0, "page_size must not be greater than 50"},
+		{"actions clamped", Options{PageSizeMode: PageSizeClamp, MaxActionPageSize: 4}, "/logs/actions", "100", 4, ""},
+		{"actions unlimited", Options{PageSizeMode: PageSizeUnlimited}, "/logs/actions", "1100", 1100, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, ts := newTestServer(t, tt.opts)
+			var resp *http.Response
+			var body []byte
+			switch tt.path {
+			case "/logs/actions":
+				fake.GenerateActionLogs(stored, t0, time.Second, 1)
+				req := `{}`
+				if tt.pageSize != "" {
+					req = `{"page_size":` + tt.pageSize + `}`
+				}
+				resp, body = do(t, ts, http.MethodPost, tt.path, nil, req)
+			default:
+				gen := fake.GenerateRequestLogs(stored, t0, time.Second, 1)
+				fake.AddStepLogs(gen...)
+				fake.AddPlatformLogs(gen...)
+				q := url.Values{}
+				if tt.pageSize != "" {
+					q.Set("page_size", tt.pageSize)
+				}
+				resp, body = do(t, ts, http.MethodGet, tt.path, q, "")
+			}
+			if tt.want == 0 {
+				e := requireErrorBody(t, http.StatusBadRequest, resp, body)
+				require.Equal(t, tt.wantMsg, e.Message)
+				return
+			}
+			require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+			var p struct {
+				Data []json.RawMessage `json:"data"`
+			}
+			require.NoError(t, json.Unmarshal(body, &p))
+			require.Len(t, p.Data, tt.want)
+		})
+	}
+}
+
+// A clamping server is paged through like any other: short pages are not the end.
+func TestClampedPagesReachTheEnd(t *testing.T) {
+	fake, ts := newTestServer(t, Options{PageSizeMode: PageSizeClamp, MaxPageSize: 7})
 	fake.GenerateRequestLogs(20, t0, time.Second, 1)
-	p := fetchPage(t, ts, "/requests/logs", url.Values{"page_size": {"100"}})
-	require.Len(t, p.Data, 7)
-	require.NotNil(t, p.Next)
 	require.Len(t, pageAll(t, ts, "/requests/logs", url.Values{"page_size": {"100"}}), 20)
+}
+
+func TestParsePageSizeMode(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want PageSizeMode
+		err  bool
+	}{{"strict", PageSizeStrict, false}, {"Clamp", PageSizeClamp, false}, {"unlimited", PageSizeUnlimited, false}, {"lax", 0, true}, {"", 0, true}} {
+		got, err := ParsePageSizeMode(tt.in)
+		if tt.err {
+			require.Error(t, err, tt.in)
+			continue
+		}
+		require.NoError(t, err, tt.in)
+		require.Equal(t, tt.want, got)
+		require.Equal(t, strings.ToLower(tt.in), got.String())
+	}
 }
 
 func TestCursorSurvivesQueryEncoding(t *testing.T) {
@@ -343,6 +423,55 @@ func TestStepAndPlatformLogs(t *testing.T) {
 	require.NotContains(t, without[0], "step_requests")
 }
 
+// Each endpoint takes the filters StackOne's OpenAPI gives it: platform logs are filtered by category and not
+// by provider, service, sub-resource or child resource; step logs not by source.
+func TestFiltersPerEndpoint(t *testing.T) {
+	tests := []struct {
+		name    string
+		path    string
+		q       url.Values
+		wantIDs []string // nil: refused
+	}{
+		{"platform logs by category", "/requests/platform-logs", url.Values{"categories": {"auth,Connect"}}, []string{"p-1", "p-3"}},
+		{"platform logs by source type", "/requests/platform-logs", url.Values{"source_types": {"DASHBOARD"}}, []string{"p-2"}},
+		{"platform logs not by provider", "/requests/platform-logs", url.Values{"providers": {"hibob"}}, nil},
+		{"platform logs not by service", "/requests/platform-logs", url.Values{"services": {"hris"}}, nil},
+		{"platform logs not by sub-resource", "/requests/platform-logs", url.Values{"sub_resources": {"x"}}, nil},
+		{"platform logs not by child resource", "/requests/platform-logs", url.Values{"child_resources": {"x"}}, nil},
+		{"step logs by provider", "/requests/logs/steps", url.Values{"providers": {"workday"}}, []string{"s-1"}},
+		{"step logs not by source id", "/requests/logs/steps", url.Values{"source_ids": {"x"}}, nil},
+		{"step logs not by source type", "/requests/logs/steps", url.Values{"source_types": {"x"}}, nil},
+		{"step logs not by source value", "/requests/logs/steps", url.Values{"source_values": {"x"}}, nil},
+		{"request logs not by category", "/requests/logs", url.Values{"categories": {"auth"}}, nil},
+		{"request logs by source type", "/requests/logs", url.Values{"source_types": {"API_KEY"}}, []string{"r-1"}},
+	}
+	fake, ts := newTestServer(t, Options{})
+	fake.AddRequestLogs(map[string]any{"request_id": "r-1", "event_datetime": formatTime(t0), "source_type": "API_KEY", "provider": "hibob"})
+	fake.AddStepLogs(
+		map[string]any{"request_id": "s-1", "start_time": formatTime(t0), "provider": "workday"},
+		map[string]any{"request_id": "s-2", "start_time": formatTime(t0), "provider": "lever"},
+	)
+	fake.AddPlatformLogs(
+		map[string]any{"request_id": "p-1", "event_datetime": formatTime(t0), "category": "auth", "source_type": "API_KEY"},
+		map[string]any{"request_id": "p-2", "event_datetime": formatTime(t0.Add(time.Second)), "category": "webhooks", "source_type": "DASHBOARD"},
+		map[string]any{"request_id": "p-3", "event_datetime": formatTime(t0.Add(2 * time.Second)), "category": "connect"},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := cloneValues(tt.q)
+			q.Set("order_direction", "asc")
+			if tt.wantIDs == nil {
+				resp, body := do(t, ts, http.MethodGet, tt.path, q, "")
+				for k := range tt.q {
+					require.Equal(t, "Unknown query parameter: "+k, requireErrorBody(t, http.StatusBadRequest, resp, body).Message)
+				}
+				return
+			}
+			require.Equal(t, tt.wantIDs, field(pageAll(t, ts, tt.path, q), "request_id"))
+		})
+	}
+}
+
 func TestCamelCase(t *testing.T) {
 	fake, ts := newTestServer(t, Options{CamelCase: true})
 	fake.AddRequestLogs(map[string]any{
@@ -394,7 +523,7 @@ func TestConcurrentAddAndPage(t *testing.T) {
 		require.GreaterOrEqual(t, len(got), 100)
 	}
 	wg.Wait()
-	require.Len(t, pageAll(t, ts, "/requests/logs", url.Values{"page_size": {"1000"}}), 150)
+	require.Len(t, pageAll(t, ts, "/requests/logs", url.Values{"page_size": {"100"}}), 150)
 }
 
 func TestNewestFirstIgnoresTheRequestedOrder(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package stackonefake imitates StackOne's public logs APIs (/requests/logs and
 // its siblings, /logs/actions) closely enough that a client can be tested
 // against the awkward parts of the contract: Basic auth, keyset cursors that
-// carry their filters and expire, offset paging over a growing set, both key
+// carry their filters and expire, offset paging over a growing set, the
+// documented page_size maximum (refused with a 400 by default), both key
 // casings, and injected failures (429/408 with Retry-After, 5xx, cut-off
 // bodies, slow answers, a boundary entry served twice).
 package stackonefake
@@ -31,9 +32,16 @@ type Options struct {
 	// CamelCase serves request, step and platform log entries with camelCase
 	// keys, as StackOne's observability guide shows them.
 	CamelCase bool
-	// MaxPageSize clamps page_size on every list endpoint, /logs/actions
-	// included, as a server with its own cap does; 0 means 1000.
+	// MaxPageSize is the largest page_size /requests/logs, /requests/logs/steps
+	// and /requests/platform-logs accept; 0 means 100, the maximum StackOne's
+	// OpenAPI documents for them.
 	MaxPageSize int
+	// MaxActionPageSize is the largest page_size /logs/actions accepts; 0
+	// means 1000. StackOne publishes no maximum there.
+	MaxActionPageSize int
+	// PageSizeMode is what every list endpoint does with a page_size above its
+	// maximum: answer 400 (the default), serve the maximum, or serve it all.
+	PageSizeMode PageSizeMode
 	// NewestFirst ignores order_by and order_direction on the cursor streams
 	// and /logs/actions and always answers by event time, newest first, as an
 	// API that does not honour the requested order would. Paging stays
@@ -41,6 +49,63 @@ type Options struct {
 	NewestFirst bool
 	// CursorTTL makes older `next` cursors fail with 400; 0 means never.
 	CursorTTL time.Duration
+}
+
+// PageSizeMode is what a list endpoint does with a page_size above its maximum.
+// Whether the live server refuses or clamps is not documented; a client has to
+// cope with both.
+type PageSizeMode int
+
+const (
+	// PageSizeStrict answers 400 with StackOne's error body, e.g.
+	// "page_size must not be greater than 100".
+	PageSizeStrict PageSizeMode = iota
+	// PageSizeClamp serves the maximum without a word, as a server with its own
+	// cap may.
+	PageSizeClamp
+	// PageSizeUnlimited serves whatever page_size asks for, beyond StackOne's
+	// contract: for loads that want a few large pages.
+	PageSizeUnlimited
+)
+
+var pageSizeModes = []string{"strict", "clamp", "unlimited"}
+
+func (m PageSizeMode) String() string {
+	if int(m) >= 0 && int(m) < len(pageSizeModes) {
+		return pageSizeModes[m]
+	}
+	return fmt.Sprintf("PageSizeMode(%d)", int(m))
+}
+
+// ParsePageSizeMode reads "strict", "clamp" or "unlimited".
+func ParsePageSizeMode(s string) (PageSizeMode, error) {
+	for i, name := range pageSizeModes {
+		if strings.EqualFold(s, name) {
+			return PageSizeMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("page size mode %q: use strict, clamp or unlimited", s)
+}
+
+const (
+	// StackOne's OpenAPI gives page_size `maximum: 100` on the /requests/* list endpoints.
+	defaultMaxPageSize       = 100
+	defaultMaxActionPageSize = 1000
+	// defaultPageSize is what StackOne serves when page_size is not sent.
+	defaultPageSize = 25
+)
+
+// pageSize is how many entries a list answer holds for the page_size asked
+// (given false: none was sent), or the 400 a strict server answers.
+func (s *Server) pageSize(asked int, given bool, maximum int) (int, error) {
+	switch {
+	case s.opts.PageSizeMode == PageSizeUnlimited || asked <= maximum:
+		return asked, nil
+	case !given || s.opts.PageSizeMode == PageSizeClamp:
+		// The server's own default never exceeds its own maximum.
+		return maximum, nil
+	}
+	return 0, badRequest(fmt.Sprintf("page_size must not be greater than %d", maximum))
 }
 
 // Recorded is a copy of one request the server received.
@@ -58,9 +123,10 @@ type Recorded struct {
 // Server is an http.Handler serving the fake API. It is safe for concurrent
 // use: data and faults may be added while requests are being served.
 type Server struct {
-	opts        Options
-	now         func() time.Time
-	maxPageSize int
+	opts              Options
+	now               func() time.Time
+	maxPageSize       int
+	maxActionPageSize int
 
 	mu           sync.Mutex
 	seq          uint64
@@ -82,12 +148,15 @@ const maxBodyBytes = 1 << 20
 
 // New returns an empty Server.
 func New(opts Options) *Server {
-	s := &Server{opts: opts, now: opts.Now, maxPageSize: opts.MaxPageSize}
+	s := &Server{opts: opts, now: opts.Now, maxPageSize: opts.MaxPageSize, maxActionPageSize: opts.MaxActionPageSize}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.maxPageSize <= 0 {
-		s.maxPageSize = 1000
+		s.maxPageSize = defaultMaxPageSize
+	}
+	if s.maxActionPageSize <= 0 {
+		s.maxActionPageSize = defaultMaxActionPageSize
 	}
 	s.requestLogs = logStore{kind: &requestKind}
 	s.stepLogs = logStore{kind: &stepKind}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,10 +23,12 @@ import (
 
 const (
 	defaultEndpoint = "https://api.stackone.com"
-	// StackOne keeps logs 90 days; a start date older than that returns nothing or an error.
-	retention = 90 * 24 * time.Hour
-	// maxPageSize is not documented by StackOne; 1000 keeps one page's memory bounded.
-	maxPageSize = 1000
+	// StackOne's OpenAPI sets page_size's maximum to 100 on GET /requests/logs, /requests/logs/steps and
+	// /requests/platform-logs.
+	maxCursorPageSize = 100
+	// POST /logs/actions publishes no maximum; 1000 keeps one page's memory bounded.
+	maxActionPageSize = 1000
+	defaultPageSize   = 100
 	// The API key's limit is 1000/min shared with the customer's own traffic.
 	apiRateLimit = 1000
 	// Bounds of max_response_size: below 64 KiB even a page of 100 plain entries may not fit; above 256 MiB one
@@ -46,7 +49,8 @@ type Config struct {
 	PollInterval time.Duration `mapstructure:"poll_interval"`
 	// InitialLookback is how far back the very first poll starts when no position is stored.
 	InitialLookback time.Duration `mapstructure:"initial_lookback"`
-	// PageSize is the number of entries asked for per page.
+	// PageSize is the number of entries asked for per page, at most StackOne's documented 100 on the
+	// request-log endpoints. A stream whose server refuses it halves it for as long as the receiver runs.
 	PageSize int `mapstructure:"page_size"`
 	// LateArrivalWindow is how late StackOne may index an entry and still have it delivered, once.
 	LateArrivalWindow time.Duration `mapstructure:"late_arrival_window"`
@@ -198,7 +202,7 @@ func createDefaultConfig() component.Config {
 		ClientConfig:         client,
 		PollInterval:         10 * time.Second,
 		InitialLookback:      time.Hour,
-		PageSize:             1000,
+		PageSize:             defaultPageSize,
 		LateArrivalWindow:    5 * time.Minute,
 		IndexingDelay:        time.Minute,
 		SweepInterval:        15 * time.Second,
@@ -243,12 +247,12 @@ func (cfg *Config) Validate() error {
 	if cfg.PollInterval < time.Second {
 		errs = append(errs, fmt.Errorf("poll_interval %s is too short: use 1s or more (10s is a good default)", cfg.PollInterval))
 	}
-	if cfg.InitialLookback <= 0 || cfg.InitialLookback > retention {
-		errs = append(errs, fmt.Errorf("initial_lookback %s is out of range: use a positive duration up to StackOne's 90-day retention (2160h)", cfg.InitialLookback))
+	// No upper bound: retention is a setting of each StackOne project (90 days unless changed), and a start
+	// before it only reads empty pages.
+	if cfg.InitialLookback <= 0 {
+		errs = append(errs, fmt.Errorf("initial_lookback %s is not positive: use how far back the first start should read, such as 1h or 720h (30 days)", cfg.InitialLookback))
 	}
-	if cfg.PageSize < 1 || cfg.PageSize > maxPageSize {
-		errs = append(errs, fmt.Errorf("page_size %d is out of range: use 1 to %d (1000 is a good default)", cfg.PageSize, maxPageSize))
-	}
+	errs = append(errs, cfg.validatePageSize()...)
 	if cfg.LateArrivalWindow < 0 || cfg.LateArrivalWindow > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("late_arrival_window %s is out of range: use 0 to 24h (5m is a good default)", cfg.LateArrivalWindow))
 	}
@@ -289,14 +293,44 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New("no log stream is enabled: set request_logs.enabled (or action_logs, step_logs, platform_logs) to true"))
 	}
 	for _, c := range []struct {
-		prefix string
-		f      stackoneapi.RequestLogFilter
-	}{{"request_logs.filter", cfg.RequestLogs.Filter}, {"step_logs.filter", cfg.StepLogs.Filter}, {"platform_logs.filter", cfg.PlatformLogs.Filter}} {
-		errs = append(errs, validateFilter(c.prefix, c.f.Lists(), c.f.StatusCodes)...)
+		stream, path string
+		f            stackoneapi.RequestLogFilter
+	}{
+		{"request_logs", stackoneapi.RequestLogsPath, cfg.RequestLogs.Filter},
+		{"step_logs", stackoneapi.StepLogsPath, cfg.StepLogs.Filter},
+		{"platform_logs", stackoneapi.PlatformLogsPath, cfg.PlatformLogs.Filter},
+	} {
+		errs = append(errs, validateFilter(c.stream+".filter", c.f.Lists(), c.f.StatusCodes)...)
+		errs = append(errs, validateFilterKeys(c.stream, c.f.Set(), stackoneapi.CursorFilters[c.path])...)
 	}
 	errs = append(errs, validateFilter("action_logs.filter", cfg.ActionLogs.Filter.Lists(), cfg.ActionLogs.Filter.StatusCodes)...)
 	errs = append(errs, cfg.Webhook.validate()...)
 	return errors.Join(errs...)
+}
+
+// validatePageSize holds page_size to what the enabled streams' endpoints accept: StackOne documents a maximum
+// of 100 on the request-log endpoints, and a larger page there would be refused or clamped by the server.
+// Action logs publish no maximum, so alone they may ask for more.
+func (cfg *Config) validatePageSize() []error {
+	var capped []string
+	for _, s := range []struct {
+		name string
+		on   bool
+	}{{"request_logs", cfg.RequestLogs.Enabled}, {"step_logs", cfg.StepLogs.Enabled}, {"platform_logs", cfg.PlatformLogs.Enabled}} {
+		if s.on {
+			capped = append(capped, s.name)
+		}
+	}
+	switch {
+	case cfg.PageSize < 1:
+		return []error{fmt.Errorf("page_size %d is out of range: use 1 to %d (%d is the default)", cfg.PageSize, maxCursorPageSize, defaultPageSize)}
+	case len(capped) > 0 && cfg.PageSize > maxCursorPageSize:
+		return []error{fmt.Errorf("page_size %d is above StackOne's maximum of %d for %s: use 1 to %d (%d is the default); only action_logs, when it is the one stream enabled, may ask for up to %d",
+			cfg.PageSize, maxCursorPageSize, strings.Join(capped, ", "), maxCursorPageSize, defaultPageSize, maxActionPageSize)}
+	case cfg.PageSize > maxActionPageSize:
+		return []error{fmt.Errorf("page_size %d is out of range: use 1 to %d for action_logs (StackOne publishes no maximum there; %d is the default)", cfg.PageSize, maxActionPageSize, defaultPageSize)}
+	}
+	return nil
 }
 
 // readers is how many API calls the receiver may have in flight at once: per enabled stream, the live read and
@@ -314,6 +348,19 @@ func (cfg *Config) readers() int {
 var validHTTPMethods = map[string]bool{
 	http.MethodGet: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
 	http.MethodDelete: true, http.MethodHead: true, http.MethodOptions: true,
+}
+
+// validateFilterKeys refuses a filter the stream's endpoint does not take. Sent anyway, it would be refused
+// by the server or, worse, ignored, and the stream would export what the filter was meant to leave out.
+func validateFilterKeys(stream string, set, accepted []string) []error {
+	var errs []error
+	for _, k := range set {
+		if !slices.Contains(accepted, k) {
+			errs = append(errs, fmt.Errorf("%s.filter.%s: %s do not take this filter (StackOne's API accepts %s); remove it",
+				stream, k, strings.ReplaceAll(stream, "_", " "), strings.Join(accepted, ", ")))
+		}
+	}
+	return errs
 }
 
 func validateFilter(prefix string, lists []stackoneapi.NamedList, statusCodes []int) []error {

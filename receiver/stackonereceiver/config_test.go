@@ -32,7 +32,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, "https://api.stackone.com", defaults.Endpoint)
 	assert.Equal(t, 10*time.Second, defaults.PollInterval)
 	assert.Equal(t, time.Hour, defaults.InitialLookback)
-	assert.Equal(t, 1000, defaults.PageSize)
+	assert.Equal(t, 100, defaults.PageSize)
 	assert.Equal(t, 5*time.Minute, defaults.LateArrivalWindow)
 	assert.Equal(t, time.Minute, defaults.IndexingDelay)
 	assert.Equal(t, 15*time.Second, defaults.SweepInterval)
@@ -60,7 +60,7 @@ func TestLoadConfig(t *testing.T) {
 	no := false
 	assert.Equal(t, "https://api.eu1.stackone.com", full.Endpoint)
 	assert.Equal(t, 20*time.Second, full.Timeout)
-	assert.Equal(t, 500, full.PageSize)
+	assert.Equal(t, 80, full.PageSize)
 	assert.Equal(t, 2*time.Minute, full.SweepInterval)
 	assert.Equal(t, 2*time.Minute, full.IndexingDelay)
 	assert.Equal(t, 8, full.CatchUp.Concurrency)
@@ -89,12 +89,19 @@ func TestValidate(t *testing.T) {
 		{name: "valid", mutate: func(*Config) {}},
 		{name: "missing key", mutate: func(c *Config) { c.APIKey = "" }, wantErr: "api_key is empty: set it"},
 		{name: "bad endpoint", mutate: func(c *Config) { c.Endpoint = "api.stackone.com" }, wantErr: "endpoint \"api.stackone.com\" is not an http(s) URL"},
-		{name: "page size too big", mutate: func(c *Config) { c.PageSize = 5000 }, wantErr: "page_size 5000 is out of range: use 1 to 1000"},
-		{name: "page size zero", mutate: func(c *Config) { c.PageSize = 0 }, wantErr: "page_size 0 is out of range"},
+		{name: "page size at StackOne's maximum", mutate: func(c *Config) { c.PageSize = 100 }},
+		{name: "page size above StackOne's maximum", mutate: func(c *Config) { c.PageSize = 101 }, wantErr: "page_size 101 is above StackOne's maximum of 100 for request_logs: use 1 to 100"},
+		{name: "page size names every capped stream", mutate: func(c *Config) {
+			c.PageSize, c.RequestLogs.Enabled, c.StepLogs.Enabled, c.PlatformLogs.Enabled = 1000, false, true, true
+		}, wantErr: "page_size 1000 is above StackOne's maximum of 100 for step_logs, platform_logs"},
+		{name: "page size above 100 with action logs alone", mutate: func(c *Config) { c.PageSize, c.RequestLogs.Enabled = 1000, false }},
+		{name: "page size too big even for action logs", mutate: func(c *Config) { c.PageSize, c.RequestLogs.Enabled = 1001, false }, wantErr: "page_size 1001 is out of range: use 1 to 1000 for action_logs"},
+		{name: "page size zero", mutate: func(c *Config) { c.PageSize = 0 }, wantErr: "page_size 0 is out of range: use 1 to 100"},
 		{name: "negative poll interval", mutate: func(c *Config) { c.PollInterval = -time.Second }, wantErr: "poll_interval -1s is too short"},
 		{name: "negative window", mutate: func(c *Config) { c.LateArrivalWindow = -time.Minute }, wantErr: "late_arrival_window -1m0s is out of range"},
-		{name: "lookback beyond retention", mutate: func(c *Config) { c.InitialLookback = 91 * 24 * time.Hour }, wantErr: "initial_lookback 2184h0m0s is out of range: use a positive duration up to StackOne's 90-day retention"},
-		{name: "zero lookback", mutate: func(c *Config) { c.InitialLookback = 0 }, wantErr: "initial_lookback 0s is out of range"},
+		{name: "lookback beyond the default retention", mutate: func(c *Config) { c.InitialLookback = 400 * 24 * time.Hour }},
+		{name: "zero lookback", mutate: func(c *Config) { c.InitialLookback = 0 }, wantErr: "initial_lookback 0s is not positive"},
+		{name: "negative lookback", mutate: func(c *Config) { c.InitialLookback = -time.Hour }, wantErr: "initial_lookback -1h0m0s is not positive"},
 		{name: "request budget above the API limit", mutate: func(c *Config) { c.MaxRequestsPerMinute = 5000 }, wantErr: "max_requests_per_minute 5000 is out of range: use 1 to 1000"},
 		{name: "status code 999", mutate: func(c *Config) { c.RequestLogs.Filter.StatusCodes = []int{200, 999} }, wantErr: "request_logs.filter.status_codes: 999 is not an HTTP status code"},
 		{name: "unknown method", mutate: func(c *Config) { c.RequestLogs.Filter.HTTPMethods = []string{"FETCH"} }, wantErr: "request_logs.filter.http_methods: \"FETCH\" is not an HTTP method"},
@@ -106,6 +113,34 @@ func TestValidate(t *testing.T) {
 		{name: "action method", mutate: func(c *Config) { c.ActionLogs.Filter.HTTPMethods = []string{"YEET"} }, wantErr: "action_logs.filter.http_methods: \"YEET\" is not an HTTP method"},
 		{name: "empty connector key", mutate: func(c *Config) { c.ActionLogs.Filter.ConnectorKeys = []string{" "} }, wantErr: "action_logs.filter.connector_keys: \" \" is not a valid value"},
 		{name: "step logs filter", mutate: func(c *Config) { c.StepLogs.Filter.StatusCodes = []int{1000} }, wantErr: "step_logs.filter.status_codes: 1000"},
+		{name: "platform logs by category", mutate: func(c *Config) {
+			c.PlatformLogs.Enabled = true
+			c.PlatformLogs.Filter = stackoneapi.RequestLogFilter{Categories: []string{"auth"}, SourceTypes: []string{"DASHBOARD"}, Actions: []string{"list"}}
+		}},
+		{name: "platform logs by provider", mutate: func(c *Config) { c.PlatformLogs.Filter.Providers = []string{"hibob"} },
+			wantErr: "platform_logs.filter.providers: platform logs do not take this filter (StackOne's API accepts account_ids, categories, actions, resources, http_methods, request_ids, source_ids, source_types, source_values, status_codes, success); remove it"},
+		{name: "platform logs by service", mutate: func(c *Config) { c.PlatformLogs.Filter.Services = []string{"hris"} }, wantErr: "platform_logs.filter.services: platform logs do not take this filter"},
+		{name: "platform logs by sub-resource", mutate: func(c *Config) { c.PlatformLogs.Filter.SubResources = []string{"x"} }, wantErr: "platform_logs.filter.sub_resources: platform logs do not take this filter"},
+		{name: "platform logs by child resource", mutate: func(c *Config) { c.PlatformLogs.Filter.ChildResources = []string{"x"} }, wantErr: "platform_logs.filter.child_resources: platform logs do not take this filter"},
+		{name: "step logs by source", mutate: func(c *Config) {
+			c.StepLogs.Filter = stackoneapi.RequestLogFilter{SourceIDs: []string{"a"}, SourceTypes: []string{"b"}, SourceValues: []string{"c"}}
+		}, wantErr: "step_logs.filter.source_ids: step logs do not take this filter (StackOne's API accepts account_ids, providers, services, actions, resources, sub_resources, child_resources, http_methods, request_ids, status_codes, success); remove it\n" +
+			"step_logs.filter.source_types: step logs do not take this filter (StackOne's API accepts account_ids, providers, services, actions, resources, sub_resources, child_resources, http_methods, request_ids, status_codes, success); remove it\n" +
+			"step_logs.filter.source_values: step logs do not take this filter"},
+		{name: "step logs by provider, status and outcome", mutate: func(c *Config) {
+			no := false
+			c.StepLogs.Filter = stackoneapi.RequestLogFilter{Providers: []string{"hibob"}, SubResources: []string{"x"}, StatusCodes: []int{500}, Success: &no}
+		}},
+		{name: "request logs by category", mutate: func(c *Config) { c.RequestLogs.Filter.Categories = []string{"auth"} }, wantErr: "request_logs.filter.categories: request logs do not take this filter"},
+		{name: "request logs by every filter they take", mutate: func(c *Config) {
+			yes := true
+			c.RequestLogs.Filter = stackoneapi.RequestLogFilter{
+				AccountIDs: []string{"a"}, Providers: []string{"a"}, Services: []string{"a"}, Actions: []string{"a"}, Resources: []string{"a"},
+				SubResources: []string{"a"}, ChildResources: []string{"a"}, HTTPMethods: []string{"GET"}, RequestIDs: []string{"a"},
+				SourceIDs: []string{"a"}, SourceTypes: []string{"a"}, SourceValues: []string{"a"}, StatusCodes: []int{200}, Success: &yes,
+			}
+		}},
+		{name: "a category with a comma", mutate: func(c *Config) { c.PlatformLogs.Filter.Categories = []string{"a,b"} }, wantErr: "platform_logs.filter.categories: \"a,b\" is not a valid value"},
 		{name: "sweep on every poll", mutate: func(c *Config) { c.SweepInterval = 0 }},
 		{name: "negative sweep interval", mutate: func(c *Config) { c.SweepInterval = -time.Second }, wantErr: "sweep_interval -1s is out of range: use 0 (every poll) to 1h"},
 		{name: "indexing delay below a second", mutate: func(c *Config) { c.IndexingDelay = 0 }, wantErr: "indexing_delay 0s is out of range: use 1s up to late_arrival_window (5m0s)"},

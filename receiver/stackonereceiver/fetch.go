@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -72,16 +73,48 @@ func (a *attempt) next(ctx context.Context, retryAfter time.Duration) (time.Dura
 	return d, true, a.r.wait(ctx, d)
 }
 
+// pageSizer is one stream's page size. It starts at page_size and only ever halves, each time the server
+// refuses the size a read asked for, and stays lowered while the receiver runs: a server that refused a size
+// once will refuse it again.
+type pageSizer struct{ n atomic.Int64 }
+
+func newPageSizer(n int) *pageSizer {
+	p := &pageSizer{}
+	p.n.Store(int64(max(n, 1)))
+	return p
+}
+
+func (p *pageSizer) get() int { return int(p.n.Load()) }
+
+// refused is told that the server refused the size asked. It returns the size to ask for now and whether this
+// call lowered it: the live read and the catch-up slices may all be refused the same size at once, and the
+// size then halves once, not once per reader. ok is false when there is nothing smaller to ask for.
+func (p *pageSizer) refused(asked int) (now int, lowered, ok bool) {
+	for {
+		cur := p.n.Load()
+		if cur < int64(asked) {
+			return int(cur), false, true
+		}
+		if asked <= 1 {
+			return 1, false, false
+		}
+		if p.n.CompareAndSwap(cur, int64(asked/2)) {
+			return asked / 2, true, true
+		}
+	}
+}
+
 // fetch calls the API through the pacer, with retries: 429/408 and 5xx wait Retry-After when sent, 5xx,
-// network errors and cut-off bodies back off exponentially. Each failure is counted by class and sets the
-// stream's API condition; a success clears it.
-func (s *stream) fetch(ctx context.Context, background bool, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
+// network errors and cut-off bodies back off exponentially, and a refused page size is halved and asked again
+// at once. Each failure is counted by class and sets the stream's API condition; a success clears it.
+func (s *stream) fetch(ctx context.Context, background bool, call func(ctx context.Context, pageSize int) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
 	a := s.retry.start()
 	for {
 		if err := s.retry.pacer.acquire(ctx, background); err != nil {
 			return stackoneapi.Page{}, err
 		}
-		page, err := call(ctx)
+		asked := s.pageSize.get()
+		page, err := call(ctx, asked)
 		if err == nil {
 			s.lastSuccess.Store(s.now().UnixNano())
 			s.setCondition(condAPI, nil)
@@ -103,6 +136,16 @@ func (s *stream) fetch(ctx context.Context, background bool, call func(context.C
 		case "cursor_expired":
 			s.sampled.Warn("StackOne rejected the paging cursor; restarting the query from the last delivered page", zap.String("stream", s.name))
 			return page, err
+		case "page_size":
+			// Waiting would get the same answer: smaller pages are the fix, and they cost only more calls.
+			if now, lowered, ok := s.pageSize.refused(asked); ok {
+				if lowered {
+					s.tel.pageSizeHalved(ctx)
+					s.sampled.Warn("StackOne refused the page size; this stream asks for smaller pages from now on",
+						zap.String("stream", s.name), zap.Int("refused_page_size", asked), zap.Int("page_size", now), zap.Error(err))
+				}
+				continue
+			}
 		}
 		s.setCondition(condAPI, err)
 		if !retryable {
@@ -124,11 +167,11 @@ func (s *stream) fetch(ctx context.Context, background bool, call func(context.C
 }
 
 // fetchLive and fetchBackground are fetch for the live read and for the catch-up slices, which give way to it.
-func (s *stream) fetchLive(ctx context.Context, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
+func (s *stream) fetchLive(ctx context.Context, call func(context.Context, int) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
 	return s.fetch(ctx, false, call)
 }
 
-func (s *stream) fetchBackground(ctx context.Context, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
+func (s *stream) fetchBackground(ctx context.Context, call func(context.Context, int) (stackoneapi.Page, error)) (stackoneapi.Page, error) {
 	return s.fetch(ctx, true, call)
 }
 
@@ -144,6 +187,8 @@ func classify(err error) (class string, retryable bool, retryAfter time.Duration
 		switch {
 		case ae.CursorRejected:
 			return "cursor_expired", false, 0
+		case ae.PageSizeRefused:
+			return "page_size", false, 0
 		case ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden:
 			return "auth", false, 0
 		case ae.StatusCode == http.StatusNotFound:

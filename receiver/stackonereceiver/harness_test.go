@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
 
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadata"
@@ -67,6 +68,8 @@ type world struct {
 	clock *testClock
 	// waitHook, when set, runs inside every back-off and pause wait (after it is recorded).
 	waitHook func(ctx context.Context, d time.Duration) error
+	// log, when set, is the receivers' logger (e.g. an observer), sampled as the collector's is.
+	log *zap.Logger
 }
 
 // testClock is real time plus an offset the test moves forward, so sweeps and ageing can be reached without
@@ -144,6 +147,9 @@ func (w *world) startWithID(id component.ID, cfg *Config, next consumer.Logs, se
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	set := metadatatest.NewSettings(tel)
 	set.ID = id
+	if w.log != nil {
+		set.Logger = w.log
+	}
 	rcv, err := newReceiver(cfg, set, next)
 	require.NoError(t, err)
 	// Most tests read their backlog in one query; the catch-up tests ask for slices.

@@ -16,8 +16,9 @@ type pager interface {
 	advance(newest time.Time)
 }
 
-// fetchFunc calls the API once with the stream's pacing and retries.
-type fetchFunc func(ctx context.Context, call func(context.Context) (stackoneapi.Page, error)) (stackoneapi.Page, error)
+// fetchFunc calls the API once with the stream's pacing and retries. call is given the page size to ask for:
+// the stream's, which it lowers when the server refuses it, so a retry may ask for less than the try before.
+type fetchFunc func(ctx context.Context, call func(ctx context.Context, pageSize int) (stackoneapi.Page, error)) (stackoneapi.Page, error)
 
 // pagerFactory opens a query over [from, to); a zero to leaves it open-ended.
 type pagerFactory func(from, to time.Time, fetch fetchFunc) pager

@@ -23,18 +23,19 @@ type cursorPager struct {
 	restarts int
 }
 
-func newCursorPagers(client *stackoneapi.Client, path string, filter stackoneapi.RequestLogFilter, pageSize int) pagerFactory {
+func newCursorPagers(client *stackoneapi.Client, path string, filter stackoneapi.RequestLogFilter) pagerFactory {
 	return func(from, to time.Time, fetch fetchFunc) pager {
 		// Ascending event time is what makes a page-by-page position safe: everything before the newest time
 		// delivered has been read. Step logs have no event_datetime; the API orders them by their start time.
-		q := stackoneapi.CursorQuery{Start: from.Add(-overlap), End: to, Filter: filter, PageSize: pageSize, OrderBy: "eventDatetime"}
+		q := stackoneapi.CursorQuery{Start: from.Add(-overlap), End: to, Filter: filter, OrderBy: "eventDatetime"}
 		return &cursorPager{client: client, path: path, q: q, fetch: fetch}
 	}
 }
 
 func (p *cursorPager) next(ctx context.Context) (stackoneapi.Page, bool, error) {
 	for {
-		page, err := p.fetch(ctx, func(ctx context.Context) (stackoneapi.Page, error) {
+		page, err := p.fetch(ctx, func(ctx context.Context, pageSize int) (stackoneapi.Page, error) {
+			p.q.PageSize = pageSize
 			return p.client.ListCursor(ctx, p.path, p.q)
 		})
 		var ae *stackoneapi.APIError

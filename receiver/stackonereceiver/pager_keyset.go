@@ -24,15 +24,21 @@ type keysetPager struct {
 	pages int
 }
 
-func newKeysetPagers(client *stackoneapi.Client, filter stackoneapi.ActionLogFilter, pageSize int) pagerFactory {
+func newKeysetPagers(client *stackoneapi.Client, filter stackoneapi.ActionLogFilter) pagerFactory {
 	return func(from, to time.Time, fetch fetchFunc) pager {
-		q := stackoneapi.ActionQuery{Start: from.Add(-overlap), End: to, Filter: filter, Page: 1, PageSize: pageSize}
+		q := stackoneapi.ActionQuery{Start: from.Add(-overlap), End: to, Filter: filter, Page: 1}
 		return &keysetPager{client: client, q: q, fetch: fetch}
 	}
 }
 
 func (p *keysetPager) next(ctx context.Context) (stackoneapi.Page, bool, error) {
-	page, err := p.fetch(ctx, func(ctx context.Context) (stackoneapi.Page, error) {
+	page, err := p.fetch(ctx, func(ctx context.Context, pageSize int) (stackoneapi.Page, error) {
+		if p.q.PageSize > 0 && pageSize != p.q.PageSize {
+			// Page numbers count in units of the page size: the first page at the new size that holds the
+			// row reached so far neither skips a row nor reads many again.
+			p.q.Page = (p.q.Page-1)*p.q.PageSize/pageSize + 1
+		}
+		p.q.PageSize = pageSize
 		return p.client.ListActions(ctx, p.q)
 	})
 	if err != nil {

@@ -283,6 +283,7 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 			pending:  map[uint64]struct{}{},
 			cfg:      settings,
 			retry:    retry,
+			pageSize: newPageSizer(cfg.PageSize),
 			tel:      newStreamTelemetry(r.telemetry, s.stream),
 			now:      r.now,
 			waitPoll: r.waitPoll,
@@ -293,16 +294,16 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 	}
 	var out []*stream
 	if cfg.RequestLogs.Enabled {
-		out = append(out, newStream(requestLogSchema, newCursorPagers(client, stackoneapi.RequestLogsPath, cfg.RequestLogs.Filter, cfg.PageSize)))
+		out = append(out, newStream(requestLogSchema, newCursorPagers(client, stackoneapi.RequestLogsPath, cfg.RequestLogs.Filter)))
 	}
 	if cfg.ActionLogs.Enabled {
-		out = append(out, newStream(actionLogSchema, newKeysetPagers(client, cfg.ActionLogs.Filter, cfg.PageSize)))
+		out = append(out, newStream(actionLogSchema, newKeysetPagers(client, cfg.ActionLogs.Filter)))
 	}
 	if cfg.StepLogs.Enabled {
-		out = append(out, newStream(stepLogSchema, newCursorPagers(client, stackoneapi.StepLogsPath, cfg.StepLogs.Filter, cfg.PageSize)))
+		out = append(out, newStream(stepLogSchema, newCursorPagers(client, stackoneapi.StepLogsPath, cfg.StepLogs.Filter)))
 	}
 	if cfg.PlatformLogs.Enabled {
-		out = append(out, newStream(platformLogSchema, newCursorPagers(client, stackoneapi.PlatformLogsPath, cfg.PlatformLogs.Filter, cfg.PageSize)))
+		out = append(out, newStream(platformLogSchema, newCursorPagers(client, stackoneapi.PlatformLogsPath, cfg.PlatformLogs.Filter)))
 	}
 	return out
 }

@@ -67,6 +67,9 @@ type stream struct {
 	sampled *zap.Logger
 	health  *streamHealth
 
+	// pageSize is what every read of the stream asks for; fetch halves it when the server refuses it.
+	pageSize *pageSizer
+
 	// mu guards the position, which the catch-up slices of one stream advance concurrently, and its saves.
 	mu    sync.Mutex
 	pos   *position

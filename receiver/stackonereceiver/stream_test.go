@@ -368,7 +368,7 @@ func TestShortPagesAreNotTheEnd(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t, stackonefake.Options{MaxPageSize: 20})
+			w := newWorld(t, stackonefake.Options{PageSizeMode: stackonefake.PageSizeClamp, MaxPageSize: 20, MaxActionPageSize: 20})
 			want := tt.gen(w)
 			sink := new(consumertest.LogsSink)
 			r := w.start(tt.cfg(w.config()), sink) // page_size 50, the server answers 20
@@ -489,4 +489,31 @@ func TestCatchUpReusesConnections(t *testing.T) {
 	// At most one in use and one on its way back to the pool per reader (see clientConfig); churn would open
 	// one for most of the calls.
 	assert.LessOrEqual(t, opened, 2*cfg.readers(), "connections opened for %d calls", len(w.fake.Requests()))
+}
+
+// Retention is a setting of each StackOne project, so initial_lookback may reach back further than any entry:
+// the slices over time with nothing in it read an empty page and are done, and every entry arrives once.
+func TestLookbackBeforeAnyEntryReadsEmptySlices(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	w.catchUpAfter = defaultCatchUpAfter
+	backlog := w.fake.GenerateRequestLogs(300, time.Now().Add(-50*time.Minute), 10*time.Second, 64)
+	cfg := w.config()
+	cfg.InitialLookback = 400 * 24 * time.Hour
+	sink := new(consumertest.LogsSink)
+	r := w.start(cfg, sink)
+	defer r.stop()
+	r.awaitPoll()
+	r.awaitCatchUp()
+
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+	assert.Empty(t, r.position("request_logs").Slices, "every slice, the empty ones too, is done")
+	var earliest time.Time
+	for _, req := range w.fake.Requests() {
+		at, err := time.Parse(time.RFC3339Nano, req.Query.Get("start_date"))
+		require.NoError(t, err)
+		if earliest.IsZero() || at.Before(earliest) {
+			earliest = at
+		}
+	}
+	assert.WithinDuration(t, time.Now().Add(-cfg.InitialLookback), earliest, time.Hour, "the first start reaches back the whole lookback")
 }

@@ -205,3 +205,55 @@ func uniqueRequestIDs(sink *consumertest.LogsSink) []string {
 	}
 	return out
 }
+
+// Each stream sends the filters its endpoint takes, as flat comma lists, and the fake applies them.
+func TestStreamFiltersReachTheirEndpoint(t *testing.T) {
+	at := time.Now().Add(-20 * time.Minute).UTC()
+	for _, tc := range []struct {
+		name   string
+		path   string
+		enable func(*Config)
+		add    func(*stackonefake.Server, ...map[string]any)
+		field  string // what the filter matches, set to "keep" or "drop" in turn
+		query  string // the query key it is sent as
+	}{
+		{"platform logs by category", stackoneapi.PlatformLogsPath, func(c *Config) {
+			c.PlatformLogs.Enabled = true
+			c.PlatformLogs.Filter.Categories = []string{"keep", "also"}
+		}, (*stackonefake.Server).AddPlatformLogs, "category", "categories"},
+		{"step logs by provider", stackoneapi.StepLogsPath, func(c *Config) {
+			c.StepLogs.Enabled = true
+			c.StepLogs.Filter.Providers = []string{"keep", "also"}
+		}, (*stackonefake.Server).AddStepLogs, "provider", "providers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, stackonefake.Options{})
+			var want []string
+			for i := range 60 {
+				id := fmt.Sprintf("e-%d", i)
+				e := map[string]any{"id": id, "request_id": id, "http_method": "GET", "path": "/p", "status": 200,
+					"start_time": at.Add(time.Duration(i) * time.Second).Format(time.RFC3339Nano), tc.field: "drop"}
+				e["event_datetime"] = e["start_time"]
+				if i%2 == 0 {
+					e[tc.field] = "keep"
+					want = append(want, id)
+				}
+				tc.add(w.fake, e)
+			}
+			cfg := w.config()
+			cfg.RequestLogs.Enabled = false
+			tc.enable(cfg)
+			sink := new(consumertest.LogsSink)
+			r := w.start(cfg, sink)
+			defer r.stop()
+			r.awaitPoll()
+			requireExactlyOnce(t, want, uniqueRequestIDs(sink))
+			reqs := w.fake.Requests()
+			require.NotEmpty(t, reqs)
+			for _, req := range reqs {
+				assert.Equal(t, tc.path, req.Path)
+				assert.Equal(t, []string{"keep,also"}, req.Query[tc.query])
+			}
+		})
+	}
+}

@@ -54,6 +54,10 @@ func (t streamTelemetry) malformed(ctx context.Context, reason string, n int) {
 	t.tb.ReceiverStackoneEntriesMalformed.Add(ctx, int64(n), metric.WithAttributes(attribute.String("stream", t.stream), attribute.String("reason", reason)))
 }
 
+func (t streamTelemetry) pageSizeHalved(ctx context.Context) {
+	t.tb.ReceiverStackonePageSizeReductions.Add(ctx, 1, t.attrs)
+}
+
 func (t streamTelemetry) apiError(ctx context.Context, class string) {
 	t.tb.ReceiverStackoneAPIErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("stream", t.stream), attribute.String("error.class", class)))
 }

@@ -40,6 +40,7 @@ type TelemetryBuilder struct {
 	ReceiverStackoneLateRecords          metric.Int64Counter
 	ReceiverStackoneLeader               metric.Int64ObservableGauge
 	ReceiverStackoneLeaderElectionErrors metric.Int64Counter
+	ReceiverStackonePageSizeReductions   metric.Int64Counter
 	ReceiverStackonePagesFetched         metric.Int64Counter
 	ReceiverStackoneRecordsEmitted       metric.Int64Counter
 	ReceiverStackoneRetries              metric.Int64Counter
@@ -272,6 +273,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_stackone_leader_election_errors",
 		metric.WithDescription("Failed Kubernetes API calls of the leader election (reading or renewing the Lease, claiming the position ConfigMap). A standby that cannot reach the API cannot take over. [Alpha]"),
 		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackonePageSizeReductions, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_page_size_reductions",
+		metric.WithDescription("Times a stream halved its page size because StackOne refused it (a 400 or 422 naming the page size); the stream keeps the smaller size until restart. [Alpha]"),
+		metric.WithUnit("{reduction}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverStackonePagesFetched, err = builder.meter.Int64Counter(

@@ -55,6 +55,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackoneEntriesMalformed.Add(context.Background(), 1)
 	tb.ReceiverStackoneLateRecords.Add(context.Background(), 1)
 	tb.ReceiverStackoneLeaderElectionErrors.Add(context.Background(), 1)
+	tb.ReceiverStackonePageSizeReductions.Add(context.Background(), 1)
 	tb.ReceiverStackonePagesFetched.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)
@@ -93,6 +94,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneLeaderElectionErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackonePageSizeReductions(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackonePagesFetched(t, testTel,

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -215,6 +216,10 @@ type APIError struct {
 	// CursorRejected marks a 400 on a request that carried a `next` cursor: the cursor expired or no longer
 	// matches, and the query must restart from the last saved position.
 	CursorRejected bool
+	// PageSizeRefused marks a 400 or 422 whose message names the page size (StackOne documents a maximum of
+	// 100 and answers e.g. "page_size must not be greater than 100"): the same query with smaller pages can
+	// succeed, where restarting it or waiting would get the same answer.
+	PageSizeRefused bool
 }
 
 func (e *APIError) Error() string {
@@ -227,8 +232,11 @@ func (e *APIError) Error() string {
 	case http.StatusTooManyRequests:
 		hint = ": rate limited, lower max_requests_per_minute if this persists"
 	}
-	if e.CursorRejected {
+	switch {
+	case e.CursorRejected:
 		hint = ": cursor rejected (expired or stale)"
+	case e.PageSizeRefused:
+		hint = ": page size refused"
 	}
 	msg := e.Message
 	if msg == "" {
@@ -259,8 +267,14 @@ func newAPIError(resp *http.Response, body []byte, now time.Time) *APIError {
 	if len(e.Message) > 200 {
 		e.Message = e.Message[:200] + "..."
 	}
+	e.PageSizeRefused = (e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnprocessableEntity) &&
+		namesPageSize.MatchString(e.Message)
 	return e
 }
+
+// namesPageSize finds the page size in an error message however the server spells the parameter: the query
+// key (page_size), the SDKs' field (pageSize) or prose (page size).
+var namesPageSize = regexp.MustCompile(`(?i)page[ _-]?size`)
 
 // parseRetryAfter accepts both forms of RFC 9110: delay-seconds and an HTTP date.
 func parseRetryAfter(v string, now time.Time) time.Duration {

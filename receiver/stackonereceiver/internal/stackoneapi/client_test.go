@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,60 @@ func TestQueryEncodingMatchesSDK(t *testing.T) {
 	want := "account_ids=acc1%2Cacc2&next=eyJjdXJzb3IiOiJhYmMvKz0ifQ%3D%3D&order_by=eventDatetime&order_direction=asc" +
 		"&page_size=100&providers=ashby%2Cgreenhouse&start_date=2025-01-02T03%3A04%3A05.678Z&status_codes=400%2C500&success=false"
 	assert.Equal(t, want, q.Values().Encode())
+}
+
+func TestFilterEncoding(t *testing.T) {
+	no := false
+	tests := []struct {
+		name     string
+		filter   RequestLogFilter
+		want     string
+		wantKeys []string
+	}{
+		{"categories as a flat comma list, like every list", RequestLogFilter{Categories: []string{"auth", "connect"}, SourceTypes: []string{"DASHBOARD"}},
+			"categories=auth%2Cconnect&source_types=DASHBOARD", []string{"source_types", "categories"}},
+		{"status codes and success", RequestLogFilter{Providers: []string{"hibob"}, StatusCodes: []int{500}, Success: &no},
+			"providers=hibob&status_codes=500&success=false", []string{"providers", "status_codes", "success"}},
+		{"nothing set", RequestLogFilter{Categories: []string{}}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, CursorQuery{Filter: tt.filter}.Values().Encode())
+			assert.Equal(t, tt.wantKeys, tt.filter.Set())
+		})
+	}
+}
+
+// Every filter an endpoint takes is one the receiver can set, and the differences between the endpoints are the
+// ones StackOne's OpenAPI has.
+func TestCursorFilters(t *testing.T) {
+	settable := map[string]bool{"status_codes": true, "success": true}
+	for _, l := range (RequestLogFilter{}).Lists() {
+		settable[l.Key] = true
+	}
+	tests := []struct {
+		path    string
+		without []string
+	}{
+		{RequestLogsPath, []string{"categories"}},
+		{StepLogsPath, []string{"categories", "source_ids", "source_types", "source_values"}},
+		{PlatformLogsPath, []string{"providers", "services", "sub_resources", "child_resources"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			accepted := CursorFilters[tt.path]
+			for _, k := range accepted {
+				assert.True(t, settable[k], "%s takes %s, which RequestLogFilter cannot set", tt.path, k)
+			}
+			var missing []string
+			for k := range settable {
+				if !slices.Contains(accepted, k) {
+					missing = append(missing, k)
+				}
+			}
+			assert.ElementsMatch(t, tt.without, missing)
+		})
+	}
 }
 
 func TestListCursorPagesToTheEnd(t *testing.T) {
@@ -98,6 +153,7 @@ func TestErrors(t *testing.T) {
 		wantRetry  bool
 		wantAfter  time.Duration
 		wantCursor bool
+		wantSize   bool
 		wantText   string
 	}{
 		{name: "401 says the key was rejected", status: 401, body: `{"statusCode":401,"message":"Unauthorized","timestamp":"2025-01-01T00:00:00.000Z"}`, wantText: "API key rejected"},
@@ -107,6 +163,13 @@ func TestErrors(t *testing.T) {
 		{name: "500", status: 500, body: `{"statusCode":500,"message":"boom"}`, wantRetry: true, wantText: "boom"},
 		{name: "400 on a cursor", status: 400, next: "stale", wantCursor: true, wantText: "cursor rejected"},
 		{name: "400 without a cursor", status: 400},
+		{name: "400 refusing the page size", status: 400, body: `{"statusCode":400,"message":"page_size must not be greater than 100","timestamp":"2025-01-01T00:00:00.000Z"}`, wantSize: true, wantText: "page size refused"},
+		{name: "400 refusing the page size on a cursor is not a cursor expiry", status: 400, next: "c1", body: `{"statusCode":400,"message":"Page Size exceeds the maximum"}`, wantSize: true},
+		{name: "422 naming pageSize", status: 422, body: `{"statusCode":422,"message":["pageSize must not be greater than 100"]}`, wantSize: true},
+		{name: "422 naming page-size", status: 422, body: `{"message":"invalid page-size"}`, wantSize: true},
+		{name: "400 about something else on a cursor", status: 400, next: "c1", body: `{"message":"start_date must be a date"}`, wantCursor: true},
+		{name: "a 500 naming the page size is not a refusal", status: 500, body: `{"message":"page_size lookup failed"}`, wantRetry: true},
+		{name: "403 naming the page size is not a refusal", status: 403, body: `{"message":"page_size: forbidden"}`, wantText: "API key rejected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +187,7 @@ func TestErrors(t *testing.T) {
 			assert.Equal(t, tt.wantRetry, ae.Retryable())
 			assert.Equal(t, tt.wantAfter, ae.RetryAfter)
 			assert.Equal(t, tt.wantCursor, ae.CursorRejected)
+			assert.Equal(t, tt.wantSize, ae.PageSizeRefused)
 			assert.Contains(t, err.Error(), tt.wantText)
 			assert.NotContains(t, err.Error(), "key-123")
 		})
@@ -245,19 +309,39 @@ func TestAnswerOverTheSizeLimitIsRefused(t *testing.T) {
 	}
 }
 
+// The largest page the receiver asks for on each endpoint (StackOne's maximum of 100 request logs, each with
+// request and response headers; 1000 action logs, where no maximum is published) fits the default with room
+// to spare.
 func TestDefaultSizeLimitTakesAFullPage(t *testing.T) {
-	// 1000 generated entries, each with request and response headers, fit the default with room to spare.
-	fake := stackonefake.New(stackonefake.Options{})
-	fake.GenerateRequestLogs(1000, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Millisecond, 1)
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	ct := &countingTransport{base: srv.Client().Transport}
-	c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua")
-	require.NoError(t, err)
-	_, err = c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{PageSize: 1000})
-	require.NoError(t, err)
-	t.Logf("a page of 1000 generated entries is %d bytes", ct.read.Load())
-	assert.Less(t, ct.read.Load()*4, int64(DefaultMaxResponseSize), "a full page is under a quarter of the default")
+	from := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		size int
+		list func(c *Client, fake *stackonefake.Server) error
+	}{
+		{"request logs", 100, func(c *Client, fake *stackonefake.Server) error {
+			fake.GenerateRequestLogs(100, from, time.Millisecond, 1)
+			_, err := c.ListCursor(context.Background(), RequestLogsPath, CursorQuery{PageSize: 100})
+			return err
+		}},
+		{"action logs", 1000, func(c *Client, fake *stackonefake.Server) error {
+			fake.GenerateActionLogs(1000, from, time.Millisecond, 1)
+			_, err := c.ListActions(context.Background(), ActionQuery{Page: 1, PageSize: 1000})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := stackonefake.New(stackonefake.Options{})
+			srv := httptest.NewServer(fake)
+			t.Cleanup(srv.Close)
+			ct := &countingTransport{base: srv.Client().Transport}
+			c, err := NewClient(&http.Client{Transport: ct}, srv.URL, "k", "ua")
+			require.NoError(t, err)
+			require.NoError(t, tt.list(c, fake))
+			t.Logf("a page of %d generated %s is %d bytes", tt.size, tt.name, ct.read.Load())
+			assert.Less(t, ct.read.Load()*4, int64(DefaultMaxResponseSize), "a full page is under a quarter of the default")
+		})
+	}
 }
 
 func TestErrorBodyIsReadToAtMost64KB(t *testing.T) {

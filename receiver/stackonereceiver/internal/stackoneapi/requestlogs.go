@@ -9,15 +9,17 @@ import (
 	"time"
 )
 
-// Paths of the cursor-paginated log streams. They share paging and filters.
+// Paths of the cursor-paginated log streams. They share paging; each takes its own set of filters
+// (CursorFilters).
 const (
 	RequestLogsPath  = "/requests/logs"
 	StepLogsPath     = "/requests/logs/steps"
 	PlatformLogsPath = "/requests/platform-logs"
 )
 
-// RequestLogFilter is every list filter GET /requests/logs documents. The mapstructure tags let the receiver's
-// configuration use it as is, so the config keys are exactly the API's query keys.
+// RequestLogFilter is every filter the cursor-paginated endpoints document, each under its query key. Not
+// every endpoint takes every filter (CursorFilters). The mapstructure tags let the receiver's configuration use
+// it as is, so the config keys are exactly the API's query keys.
 type RequestLogFilter struct {
 	AccountIDs     []string `mapstructure:"account_ids"`
 	Providers      []string `mapstructure:"providers"`
@@ -31,6 +33,7 @@ type RequestLogFilter struct {
 	SourceIDs      []string `mapstructure:"source_ids"`
 	SourceTypes    []string `mapstructure:"source_types"`
 	SourceValues   []string `mapstructure:"source_values"`
+	Categories     []string `mapstructure:"categories"` // platform logs only
 	StatusCodes    []int    `mapstructure:"status_codes"`
 	Success        *bool    `mapstructure:"success"`
 }
@@ -50,7 +53,37 @@ func (f RequestLogFilter) Lists() []NamedList {
 		{Key: "actions", Values: f.Actions}, {Key: "resources", Values: f.Resources}, {Key: "sub_resources", Values: f.SubResources},
 		{Key: "child_resources", Values: f.ChildResources}, {Key: "http_methods", Values: f.HTTPMethods}, {Key: "request_ids", Values: f.RequestIDs},
 		{Key: "source_ids", Values: f.SourceIDs}, {Key: "source_types", Values: f.SourceTypes}, {Key: "source_values", Values: f.SourceValues},
+		{Key: "categories", Values: f.Categories},
 	}
+}
+
+// Set returns the query keys of the filters that are set, in the order of Lists, then status_codes and success.
+func (f RequestLogFilter) Set() []string {
+	var keys []string
+	for _, l := range f.Lists() {
+		if len(l.Values) > 0 {
+			keys = append(keys, l.Key)
+		}
+	}
+	if len(f.StatusCodes) > 0 {
+		keys = append(keys, "status_codes")
+	}
+	if f.Success != nil {
+		keys = append(keys, "success")
+	}
+	return keys
+}
+
+// CursorFilters are the filters each cursor-paginated endpoint takes, by StackOne's OpenAPI: step logs have no
+// source_* filters, platform logs take categories and none of providers, services, sub_resources and
+// child_resources. start_date and end_date, which all of them take, are the receiver's own.
+var CursorFilters = map[string][]string{
+	RequestLogsPath: {"account_ids", "providers", "services", "actions", "resources", "sub_resources", "child_resources",
+		"http_methods", "request_ids", "source_ids", "source_types", "source_values", "status_codes", "success"},
+	StepLogsPath: {"account_ids", "providers", "services", "actions", "resources", "sub_resources", "child_resources",
+		"http_methods", "request_ids", "status_codes", "success"},
+	PlatformLogsPath: {"account_ids", "categories", "actions", "resources", "http_methods", "request_ids",
+		"source_ids", "source_types", "source_values", "status_codes", "success"},
 }
 
 // CursorQuery is one page request on a cursor-paginated stream.
@@ -113,7 +146,9 @@ func (q CursorQuery) Values() url.Values {
 func (c *Client) ListCursor(ctx context.Context, path string, q CursorQuery) (Page, error) {
 	body, err := c.do(ctx, http.MethodGet, path, q.Values(), nil)
 	if err != nil {
-		if ae, ok := err.(*APIError); ok && q.Next != "" && ae.StatusCode == http.StatusBadRequest {
+		// A message about the page size says what is wrong with the request, cursor or not: smaller pages fix
+		// it, restarting the query would not.
+		if ae, ok := err.(*APIError); ok && q.Next != "" && ae.StatusCode == http.StatusBadRequest && !ae.PageSizeRefused {
 			ae.CursorRejected = true
 		}
 		return Page{}, err
