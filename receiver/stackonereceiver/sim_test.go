@@ -31,7 +31,9 @@ import (
 //   - none twice, except entries of pages that were handed to the pipeline by a process that then crashed
 //     before any later position write succeeded (at most one page per reader per crash when no write
 //     failed);
-//   - what one position write stores is bounded by the page, never by the volume read.
+//   - what one position write stores is bounded by the page, never by the volume read;
+//   - in a run without faults, crashes or downtime, every entry arrives within the bound the sweeps promise
+//     (simBound), whatever the lateness: short, a long tail, bursts indexed at once, or a sudden jump.
 //
 // `go test -run TestSimulation -sim.seeds=2000` runs more seeds; `-sim.seed=N` replays one, printing its
 // scenario and every crash.
@@ -92,6 +94,7 @@ type simScenario struct {
 	live        int           // entries after the start
 	liveSpan    time.Duration // over which the live entries happen
 	lateShare   float64       // share of entries the API lists late (within the late-arrival window)
+	lateness    simLateness   // how late those are
 	timeless    float64       // share of entries whose time does not parse
 	burst       float64       // share of entries sharing the previous entry's millisecond
 	crashes     int
@@ -100,8 +103,8 @@ type simScenario struct {
 }
 
 func (sc simScenario) String() string {
-	return fmt.Sprintf("streams %v, camelCase %v, catch_up.concurrency %d, page_size %d, initial_lookback %s, backlog %d, live %d over %s, late %.2f, timeless %.3f, burst %.2f, crashes %d (downtime up to %s), faults %+v",
-		sc.streams, sc.camel, sc.concurrency, sc.pageSize, sc.lookback, sc.backlog, sc.live, sc.liveSpan, sc.lateShare, sc.timeless, sc.burst, sc.crashes, sc.downtime, sc.faults)
+	return fmt.Sprintf("streams %v, camelCase %v, catch_up.concurrency %d, page_size %d, initial_lookback %s, backlog %d, live %d over %s, late %.2f (%s), timeless %.3f, burst %.2f, crashes %d (downtime up to %s), faults %+v",
+		sc.streams, sc.camel, sc.concurrency, sc.pageSize, sc.lookback, sc.backlog, sc.live, sc.liveSpan, sc.lateShare, sc.lateness, sc.timeless, sc.burst, sc.crashes, sc.downtime, sc.faults)
 }
 
 // drawScenario covers every stream, both concurrencies and the three shapes (live only, a backlog read by
@@ -132,6 +135,8 @@ func drawScenario(seed uint64, s *simSched) simScenario {
 	}
 	sc.liveSpan = time.Duration(5+s.intn(30)) * time.Minute
 	sc.lateShare = []float64{0, 0.1, 0.3}[s.intn(3)]
+	// From the seed rather than the scheduler's source, so every other draw of a seed stays as it was.
+	sc.lateness = simLateness((seed / 24) % uint64(numSimLateness))
 	sc.timeless = []float64{0, 0, 0.02}[s.intn(3)]
 	sc.burst = []float64{0, 0.2, 0.5}[s.intn(3)]
 	sc.crashes = s.intn(5)
@@ -210,6 +215,7 @@ type simIncarnation struct {
 type simDelivery struct {
 	inc      *simIncarnation
 	stream   string
+	at       time.Time
 	ids      []string
 	returned int // seq when ConsumeLogs returned; 0 if the process died first
 }
@@ -253,6 +259,69 @@ func runSimulation(seed uint64, logf func(string, ...any)) (res simResult) {
 
 const defaultWindow = 5 * time.Minute
 
+// simLateness is how late the API lists the entries it lists late; always within the late-arrival window the
+// receiver promises to cover.
+type simLateness int
+
+const (
+	lateUniform simLateness = iota // anywhere in the window
+	lateShort                      // within the indexing delay
+	lateTail                       // mostly within the indexing delay, one in ten anywhere in the window
+	lateBursts                     // indexed in batches: every entry of a 30-second stretch appears at its end plus up to 2 minutes
+	lateJump                       // within seconds for the first half of the live traffic, then minutes
+	numSimLateness
+)
+
+func (l simLateness) String() string {
+	return [...]string{"uniform", "short", "long tail", "bursts", "sudden jump"}[l]
+}
+
+// draw returns the lateness of an entry at offset since the start (negative in the backlog).
+func (l simLateness) draw(s *simSched, offset, liveSpan time.Duration) time.Duration {
+	within := func(d time.Duration) time.Duration { return time.Duration(s.rng.Int64N(int64(d))) }
+	switch l {
+	case lateShort:
+		return within(time.Minute * 9 / 10)
+	case lateTail:
+		if s.chance(0.1) {
+			return within(defaultWindow * 9 / 10)
+		}
+		return within(20 * time.Second)
+	case lateBursts:
+		// The stretch's end, plus a delay the stretch shares.
+		stretch := 30 * time.Second
+		end := offset.Truncate(stretch) + stretch
+		batch := time.Duration(uint64(offset.Truncate(stretch)/stretch)*2654435761%120) * time.Second
+		return end - offset + batch
+	case lateJump:
+		if offset < liveSpan/2 {
+			return within(10 * time.Second)
+		}
+		return 3*time.Minute + within(time.Minute)
+	}
+	return within(defaultWindow * 9 / 10)
+}
+
+// simBound is the latest an entry may arrive in a run without faults, crashes or downtime, as the README
+// states it: an on-time entry at the next poll; a late one with the near sweep, the indexing delay after its
+// event time, or, if it was later than that, with the far sweep, the window after it; each plus a
+// sweep_interval for the chunking, a poll interval for the polls' cadence, and the time the reads themselves
+// take on the paced budget (slack).
+func simBound(at, visible time.Time, lateness simLateness) time.Time {
+	const slack = time.Minute
+	cfg := createDefaultConfig().(*Config)
+	extra := cfg.SweepInterval + cfg.PollInterval + slack
+	late := visible.Sub(at)
+	switch {
+	case at.IsZero() || late <= 0:
+		return visible.Add(cfg.PollInterval + slack)
+	case lateness == lateShort:
+		return at.Add(cfg.IndexingDelay + extra)
+	default:
+		return laterOf(visible, at.Add(cfg.LateArrivalWindow)).Add(extra)
+	}
+}
+
 // generate plants the scenario's entries and returns when the last one becomes visible.
 func (w *simWorld) generate(start time.Time) time.Time {
 	s, sc := w.s, w.sc
@@ -263,8 +332,7 @@ func (w *simWorld) generate(start time.Time) time.Time {
 		stream := sc.streams[s.intn(len(sc.streams))]
 		visible := at
 		if s.chance(sc.lateShare) {
-			// Late, but within the late-arrival window the receiver promises to cover.
-			visible = at.Add(time.Duration(s.rng.Int64N(int64(defaultWindow * 9 / 10))))
+			visible = at.Add(sc.lateness.draw(s, at.Sub(start), sc.liveSpan))
 		}
 		if s.chance(sc.timeless) {
 			at = time.Time{}
@@ -418,6 +486,35 @@ func (w *simWorld) crash(inc *simIncarnation, why string) error {
 	return fmt.Errorf("the crashed process #%d did not unwind: %d goroutines left", inc.n, w.s.alive(inc))
 }
 
+// checkFreshness holds a run to simBound for the entries that appear after the start, where the bound is
+// promised: no faults, crashes or downtime, and a budget that keeps up (one stream, and no catch-up of hours
+// sharing the budget with it).
+func (w *simWorld) checkFreshness(first map[string]time.Time) error {
+	f := w.sc.faults
+	if len(w.incs) > 1 || f.rateLimited+f.unavailable+f.cut+f.timeout+f.expire+f.refuse+f.storeFail+f.crashAtWrite > 0 ||
+		len(w.sc.streams) > 1 || w.sc.lookback > defaultCatchUpAfter+defaultWindow {
+		return nil
+	}
+	start := w.incs[0].started
+	var late []string
+	for _, feed := range w.api.feeds {
+		for _, e := range feed.entries {
+			got, ok := first[e.id]
+			if !ok || e.visible.Before(start) {
+				continue
+			}
+			if bound := simBound(e.at, e.visible, w.sc.lateness); got.After(bound) {
+				late = append(late, fmt.Sprintf("%s (event %s, listed from %s, arrived %s, bound %s)", e.id, e.at.Format(time.TimeOnly+".000"),
+					e.visible.Format(time.TimeOnly+".000"), got.Format(time.TimeOnly+".000"), bound.Format(time.TimeOnly+".000")))
+			}
+		}
+	}
+	if len(late) > 0 {
+		return fmt.Errorf("%d entries arrived after the bound, e.g. %s", len(late), strings.Join(late[:min(3, len(late))], "; "))
+	}
+	return nil
+}
+
 func (w *simWorld) allDelivered() bool {
 	got := map[string]bool{}
 	for _, d := range w.deliveries {
@@ -438,11 +535,15 @@ func (w *simWorld) allDelivered() bool {
 // check verifies the invariants over the whole run.
 func (w *simWorld) check() (dups int, err error) {
 	times := map[string]int{}
+	first := map[string]time.Time{}
 	inFlight := map[string]int{}
 	unsaved := map[*simIncarnation]int{}
 	for _, d := range w.deliveries {
 		saved := d.returned != 0 && d.inc.lastWrite[d.stream] > d.returned
 		for _, id := range d.ids {
+			if times[id] == 0 {
+				first[id] = d.at
+			}
 			times[id]++
 			if !saved {
 				inFlight[id]++
@@ -461,6 +562,9 @@ func (w *simWorld) check() (dups int, err error) {
 		}
 	}
 	var errs []error
+	if err := w.checkFreshness(first); err != nil {
+		errs = append(errs, err)
+	}
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("%d entries never delivered, e.g. %s", len(missing), strings.Join(missing[:min(5, len(missing))], "; ")))
 	}
@@ -515,7 +619,7 @@ func (k *simSink) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	if w.s.chance(w.sc.faults.refuse) {
 		return errors.New("data refused due to high memory usage")
 	}
-	d := &simDelivery{inc: p.inc, stream: strings.TrimPrefix(ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).EventName(), "stackone.") + "s"}
+	d := &simDelivery{inc: p.inc, at: w.s.clock(), stream: strings.TrimPrefix(ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).EventName(), "stackone.") + "s"}
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
 		sls := ld.ResourceLogs().At(i).ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {

@@ -71,9 +71,12 @@ type stream struct {
 	pageSize *pageSizer
 
 	// mu guards the position, which the catch-up slices of one stream advance concurrently, and its saves.
-	mu    sync.Mutex
-	pos   *position
-	dirty bool // a save failed: try again at shutdown
+	mu  sync.Mutex
+	pos *position
+	// readThrough is when the last live read that reached the end started: it has read everything before
+	// then, even where no entry moved the frontier that far (a quiet stream).
+	readThrough time.Time
+	dirty       bool // a save failed: try again at shutdown
 	// pending holds the ids without a usable time that a read is delivering right now.
 	pending map[uint64]struct{}
 	// The catch-up workers: how many run, their group, how to stop them, and the first error one met.
@@ -96,7 +99,7 @@ func (s *stream) run(ctx context.Context) {
 	}
 	// With leader_election a stream runs once per term: nothing of a previous term's catch-up carries over.
 	s.mu.Lock()
-	s.catchUpErr, s.pending = nil, map[uint64]struct{}{}
+	s.catchUpErr, s.pending, s.readThrough = nil, map[uint64]struct{}{}, time.Time{}
 	s.mu.Unlock()
 	defer s.stopCatchUp()
 	notFound := 0
@@ -227,6 +230,7 @@ func (s *stream) pollLive(ctx context.Context) error {
 		s.pos.Frontier = laterOf(s.pos.Frontier, started.Add(-s.cfg.window))
 	}
 	s.credit(from, started)
+	s.readThrough = started
 	s.prune()
 	s.markComplete(laterOf(s.pos.Frontier, started))
 	s.save(ctx)

@@ -101,8 +101,9 @@ func (s *stream) sweep(ctx context.Context) error {
 }
 
 // due says which chunk a sweep reads now, if any; s.mu must be held. A chunk ends where the live read has got
-// to, so a sweep never runs ahead of it, and starts no earlier than the floor: older time is read by catch-up
-// slices, a late-arrival window after it or more.
+// to, so a sweep never runs ahead of it (a live read held up by the budget is not made to share it), and
+// starts no earlier than the floor: older time is read by catch-up slices, a late-arrival window after it or
+// more.
 func (s *stream) due(rd read) (from, to time.Time, ok bool) {
 	if rd == readNear && s.delay() >= s.cfg.window {
 		// Both would read at the window: the far sweep does, and the near one waits where it got to.
@@ -110,7 +111,7 @@ func (s *stream) due(rd read) (from, to time.Time, ok bool) {
 		return from, to, false
 	}
 	from = laterOf(*s.swept(rd), s.pos.Floor)
-	to = earlierOf(s.now().Add(-s.lag(rd)), s.pos.Frontier)
+	to = earlierOf(s.now().Add(-s.lag(rd)), laterOf(s.pos.Frontier, s.readThrough))
 	if !to.After(from) || to.Sub(from) < s.cfg.sweepInterval {
 		return from, to, false
 	}
@@ -123,14 +124,14 @@ func (s *stream) setSwept(rd read, t time.Time) {
 	*p = laterOf(*p, t)
 }
 
-// credit counts a live read that started at started, from the frontier from, as a sweep's re-read of the
+// credit counts a live read that started at started, from the frontier from, and reached the end, as a sweep's re-read of the
 // time it read at least the sweep's lag after it (after a restart or a catch-up, the live read reads minutes
 // old time), so the sweeps do not read it again; s.mu must be held. Only time adjoining what a sweep has
 // already covered counts: a sweep keeps one point of progress, not a list of ranges.
 func (s *stream) credit(from, started time.Time) {
 	for _, rd := range []read{readNear, readFar} {
 		if p := s.swept(rd); !laterOf(*p, s.pos.Floor).Before(from) {
-			*p = laterOf(*p, earlierOf(started.Add(-s.lag(rd)), s.pos.Frontier))
+			*p = laterOf(*p, started.Add(-s.lag(rd)))
 		}
 	}
 }
