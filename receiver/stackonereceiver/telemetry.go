@@ -36,6 +36,10 @@ func (t streamTelemetry) retry(ctx context.Context) {
 	t.tb.ReceiverStackoneRetries.Add(ctx, 1, t.attrs)
 }
 
+func (t streamTelemetry) retryAfterCapped(ctx context.Context) {
+	t.tb.ReceiverStackoneRetryAfterCapped.Add(ctx, 1, t.attrs)
+}
+
 func (t streamTelemetry) checkpointError(ctx context.Context) {
 	t.tb.ReceiverStackoneCheckpointErrors.Add(ctx, 1, t.attrs)
 }

@@ -40,6 +40,7 @@ type TelemetryBuilder struct {
 	ReceiverStackonePagesFetched         metric.Int64Counter
 	ReceiverStackoneRecordsEmitted       metric.Int64Counter
 	ReceiverStackoneRetries              metric.Int64Counter
+	ReceiverStackoneRetryAfterCapped     metric.Int64Counter
 	ReceiverStackoneStreamDisabled       metric.Int64ObservableGauge
 	ReceiverStackoneWebhookDedupEntries  metric.Int64ObservableGauge
 	ReceiverStackoneWebhookRequests      metric.Int64Counter
@@ -239,6 +240,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_stackone_retries",
 		metric.WithDescription("Retries of an API call or of a refused ConsumeLogs. [Alpha]"),
 		metric.WithUnit("{retry}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneRetryAfterCapped, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_retry_after_capped",
+		metric.WithDescription("StackOne answers whose Retry-After asked for a longer wait than the receiver ever takes (5 minutes); the wait was cut to 5 minutes. [Alpha]"),
+		metric.WithUnit("{response}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneStreamDisabled, err = builder.meter.Int64ObservableGauge(

@@ -49,6 +49,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackonePagesFetched.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)
+	tb.ReceiverStackoneRetryAfterCapped.Add(context.Background(), 1)
 	tb.ReceiverStackoneWebhookRequests.Add(context.Background(), 1)
 	AssertEqualReceiverStackoneAPIErrors(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -84,6 +85,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneRetries(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneRetryAfterCapped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneStreamDisabled(t, testTel,
