@@ -28,6 +28,10 @@ func (t streamTelemetry) emitted(ctx context.Context, n int) {
 	t.tb.ReceiverStackoneRecordsEmitted.Add(ctx, int64(n), t.attrs)
 }
 
+func (t streamTelemetry) dropped(ctx context.Context, n int) {
+	t.tb.ReceiverStackoneRecordsDropped.Add(ctx, int64(n), t.attrs)
+}
+
 func (t streamTelemetry) duplicates(ctx context.Context, n int) {
 	t.tb.ReceiverStackoneDuplicatesDropped.Add(ctx, int64(n), t.attrs)
 }

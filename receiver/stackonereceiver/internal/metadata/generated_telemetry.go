@@ -38,6 +38,7 @@ type TelemetryBuilder struct {
 	ReceiverStackoneLeader               metric.Int64ObservableGauge
 	ReceiverStackoneLeaderElectionErrors metric.Int64Counter
 	ReceiverStackonePagesFetched         metric.Int64Counter
+	ReceiverStackoneRecordsDropped       metric.Int64Counter
 	ReceiverStackoneRecordsEmitted       metric.Int64Counter
 	ReceiverStackoneRetries              metric.Int64Counter
 	ReceiverStackoneRetryAfterCapped     metric.Int64Counter
@@ -228,6 +229,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_stackone_pages_fetched",
 		metric.WithDescription("Pages of log entries read from the StackOne API. [Alpha]"),
 		metric.WithUnit("{page}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneRecordsDropped, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_records_dropped",
+		metric.WithDescription("Log records the next consumer rejected with a permanent error. They reached no one and are not sent again; they are not counted in records_emitted. [Alpha]"),
+		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneRecordsEmitted, err = builder.meter.Int64Counter(

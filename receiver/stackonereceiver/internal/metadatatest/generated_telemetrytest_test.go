@@ -47,6 +47,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackoneEntriesMalformed.Add(context.Background(), 1)
 	tb.ReceiverStackoneLeaderElectionErrors.Add(context.Background(), 1)
 	tb.ReceiverStackonePagesFetched.Add(context.Background(), 1)
+	tb.ReceiverStackoneRecordsDropped.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetryAfterCapped.Add(context.Background(), 1)
@@ -79,6 +80,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackonePagesFetched(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneRecordsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneRecordsEmitted(t, testTel,
