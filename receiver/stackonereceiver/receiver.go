@@ -182,6 +182,12 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 
 var errStopping = errors.New("the receiver is shutting down")
 
+func (r *stackoneReceiver) isStopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping
+}
+
 // startStreams runs every stream on store until stopStreams, or until ctx ends.
 func (r *stackoneReceiver) startStreams(ctx context.Context, store storage.Client) error {
 	r.mu.Lock()
@@ -378,11 +384,17 @@ func (r *stackoneReceiver) openStorage(ctx context.Context, host component.Host)
 }
 
 // Shutdown stops polling and saves (stopStreams), and only then leaves the election, releasing the lease,
-// so a standby takes over at once from the position just saved.
+// so a standby takes over at once from the position just saved. A replica that does not poll has nothing to
+// hand over: it leaves the election first, so that a lease coming free while its webhook finishes is not
+// taken by a replica that can no longer lead.
 func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.stopping = true
+	standby := r.running == nil
 	r.mu.Unlock()
+	if standby && r.stopElection != nil {
+		r.stopElection()
+	}
 	errs := []error{r.stopWebhook(ctx)} // no new deliveries; those in flight finish first
 	errs = append(errs, r.stopStreams(ctx))
 	if r.stopElection != nil {
