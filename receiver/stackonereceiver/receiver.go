@@ -383,7 +383,7 @@ func (r *stackoneReceiver) openStorage(ctx context.Context, host component.Host)
 	return client, nil
 }
 
-// Shutdown stops polling and saves (stopStreams), and only then leaves the election, releasing the lease,
+// Shutdown stops the webhook and polling together, saves (stopStreams), and only then leaves the election, releasing the lease,
 // so a standby takes over at once from the position just saved. A replica that does not poll has nothing to
 // hand over: it leaves the election first, so that a lease coming free while its webhook finishes is not
 // taken by a replica that can no longer lead.
@@ -395,8 +395,12 @@ func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 	if standby && r.stopElection != nil {
 		r.stopElection()
 	}
-	errs := []error{r.stopWebhook(ctx)} // no new deliveries; those in flight finish first
-	errs = append(errs, r.stopStreams(ctx))
+	// The webhook's deliveries and the streams' pages in flight finish side by side: a delivery stuck until the
+	// deadline must not leave the streams no time, so that their pages are saved rather than read again.
+	webhookErr := make(chan error, 1)
+	go func() { webhookErr <- r.stopWebhook(ctx) }()
+	streamsErr := r.stopStreams(ctx)
+	errs := []error{<-webhookErr, streamsErr}
 	if r.stopElection != nil {
 		r.stopElection()
 		select {

@@ -9,15 +9,135 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 )
+
+// countedGroups stands in for the receiver's goroutine groups: it knows how many of the receiver's goroutines
+// are running, lets a test wait for all of them, and tells when the streams are being stopped (a run's group
+// is waited for only by stopStreams; these tests read no backlog in slices).
+type countedGroups struct {
+	running  atomic.Int64
+	all      sync.WaitGroup
+	once     sync.Once
+	stopping chan struct{}
+}
+
+func newCountedGroups() *countedGroups { return &countedGroups{stopping: make(chan struct{})} }
+
+func (c *countedGroups) newGroup() group { return &countedGroup{c: c} }
+
+type countedGroup struct {
+	c  *countedGroups
+	wg sync.WaitGroup
+}
+
+func (g *countedGroup) Go(f func()) {
+	g.c.running.Add(1)
+	g.c.all.Add(1)
+	g.wg.Go(func() {
+		defer g.c.all.Done()
+		defer g.c.running.Add(-1)
+		f()
+	})
+}
+
+func (g *countedGroup) Wait() {
+	g.c.once.Do(func() { close(g.c.stopping) })
+	g.wg.Wait()
+}
+
+// watchedStorage is a file-backed test storage that records every call reaching one of its clients after that
+// client's Close, and how many of the receiver's goroutines were still running at the first Close.
+type watchedStorage struct {
+	*storagetest.TestStorage
+	groups *countedGroups
+	closed chan struct{} // at the first Close
+
+	mu             sync.Mutex
+	once           sync.Once
+	late           []string
+	runningAtClose int64
+}
+
+type watchedClient struct {
+	storage.Client
+	s      *watchedStorage
+	closed atomic.Bool
+}
+
+func watchStorage(w *world, groups *countedGroups) *watchedStorage {
+	ws := &watchedStorage{TestStorage: storagetest.NewFileBackedStorageExtension("watched", w.t.TempDir()), groups: groups, closed: make(chan struct{})}
+	w.storage = ws.ID
+	w.host = &statusHost{Host: storagetest.NewStorageHost().WithExtension(ws.ID, ws)}
+	return ws
+}
+
+func (s *watchedStorage) GetClient(ctx context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
+	c, err := s.TestStorage.GetClient(ctx, kind, id, name)
+	return &watchedClient{Client: c, s: s}, err
+}
+
+func (s *watchedStorage) lateCalls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.late...)
+}
+
+func (s *watchedStorage) runningWhenClosed() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runningAtClose
+}
+
+func (c *watchedClient) check(call string) {
+	if c.closed.Load() {
+		c.s.mu.Lock()
+		c.s.late = append(c.s.late, call)
+		c.s.mu.Unlock()
+	}
+}
+
+func (c *watchedClient) Get(ctx context.Context, key string) ([]byte, error) {
+	c.check("Get " + key)
+	return c.Client.Get(ctx, key)
+}
+
+func (c *watchedClient) Set(ctx context.Context, key string, v []byte) error {
+	c.check("Set " + key)
+	return c.Client.Set(ctx, key, v)
+}
+
+func (c *watchedClient) Delete(ctx context.Context, key string) error {
+	c.check("Delete " + key)
+	return c.Client.Delete(ctx, key)
+}
+
+func (c *watchedClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	c.check("Batch")
+	return c.Client.Batch(ctx, ops...)
+}
+
+func (c *watchedClient) Close(ctx context.Context) error {
+	c.check("Close")
+	c.s.once.Do(func() {
+		c.s.mu.Lock()
+		c.s.runningAtClose = c.s.groups.running.Load()
+		c.s.mu.Unlock()
+		close(c.s.closed)
+	})
+	c.closed.Store(true)
+	return c.Client.Close(ctx)
+}
 
 // within fails the test when ch does not close in time: the bound only ends a test whose receiver hangs.
 func within(t *testing.T, ch <-chan struct{}, what string) {
@@ -44,6 +164,57 @@ func postWebhook(url string, body []byte) int {
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode
+}
+
+// A webhook delivery stuck in the pipeline until the deadline must not take the streams' share of it: the
+// webhook and the streams stop side by side, so a stream's page in flight completes and is saved, and only
+// the webhook's delivery is cut off at the deadline.
+func TestShutdownStopsTheWebhookAndTheStreamsTogether(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	backlog := w.fake.GenerateRequestLogs(120, time.Now().Add(-30*time.Minute), 10*time.Second, 43)
+	groups := newCountedGroups()
+	ws := watchStorage(w, groups)
+	sink := new(consumertest.LogsSink)
+	pageInPipeline, releasePage := make(chan struct{}), make(chan struct{})
+	hookInPipeline, testDone := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(testDone) })
+	pages := 0
+	next := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
+		if len(logIDs(ld)) == 0 { // the webhook's event
+			close(hookInPipeline)
+			<-testDone // an exporter that ignores its context
+			return nil
+		}
+		if pages++; pages == 2 {
+			close(pageInPipeline)
+			<-releasePage
+		}
+		return sink.ConsumeLogs(ctx, ld)
+	})
+	cfg := w.webhookConfig()
+	r := w.startWith(cfg, next, func(rcv *stackoneReceiver) { rcv.newGroup = groups.newGroup })
+	within(t, pageInPipeline, "the second page reaching the pipeline")
+	go postWebhook("http://"+r.rcv.webhook.addr()+cfg.Webhook.Path, accountEvent("account.created"))
+	within(t, hookInPipeline, "the webhook's delivery reaching the pipeline")
+
+	ctx, deadline := context.WithCancel(context.Background())
+	defer deadline()
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- r.rcv.Shutdown(ctx) }()
+	within(t, groups.stopping, "the streams being stopped while the webhook's delivery is still in flight")
+	close(releasePage)
+	within(t, ws.closed, "the streams stopping and closing the storage")
+	deadline() // only now, with the streams done, does the deadline pass
+	err := <-shutdown
+	require.ErrorContains(t, err, "webhook deliveries were still in flight")
+	assert.NotContains(t, err.Error(), "still in the pipeline", "the stream's page completed")
+	assert.Zero(t, ws.runningWhenClosed())
+
+	again := new(consumertest.LogsSink)
+	r2 := w.start(w.config(), again)
+	r2.awaitPoll()
+	r2.stop()
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), append(ids(sink), ids(again)...))
 }
 
 // A standby that is shutting down must leave the election at once. Held in Shutdown by a webhook delivery, it
