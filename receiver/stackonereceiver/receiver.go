@@ -40,7 +40,8 @@ type stackoneReceiver struct {
 	mapper  *mapper
 	health  *health
 
-	// now, wait (retry back-off, Retry-After pauses) and waitPoll (between polls) are the receiver's clock.
+	// now, wait (retry back-off, Retry-After pauses, the grace past the shutdown deadline) and waitPoll (between
+	// polls) are the receiver's clock.
 	// Tests swap the waits to record delays and to step polls one at a time, without sleeping.
 	now      func() time.Time
 	wait     func(ctx context.Context, d time.Duration) error
@@ -196,9 +197,10 @@ func (r *stackoneReceiver) startStreams(ctx context.Context, store storage.Clien
 		return errStopping
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	run := &streamRun{storage: store, cancel: cancel, group: r.newGroup()}
+	guarded := &closeGuard{client: store}
+	run := &streamRun{storage: guarded, cancel: cancel, group: r.newGroup()}
 	for _, s := range r.streams {
-		s.store.client = store
+		s.store.client = guarded
 		s.dirty = false
 		run.group.Go(func() { s.run(runCtx) })
 	}
@@ -208,7 +210,8 @@ func (r *stackoneReceiver) startStreams(ctx context.Context, store storage.Clien
 
 // stopStreams stops every stream between pages, saves, and closes the store. A page already handed to the
 // pipeline completes and is saved, unless ctx's deadline passes first: then the pipeline call is cancelled
-// and the position stays at the last accepted page.
+// and the position stays at the last accepted page. The store is closed once the streams have returned, or
+// abandonGrace after the deadline; a stream still running then finds it closed (closeGuard).
 func (r *stackoneReceiver) stopStreams(ctx context.Context) error {
 	r.mu.Lock()
 	run := r.running
@@ -232,9 +235,88 @@ func (r *stackoneReceiver) stopStreams(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("stackone: a page was still in the pipeline when the shutdown deadline passed; it will be read again at the next start: %w", ctx.Err()))
 		r.abandon() // past the deadline, a pipeline call still running is cancelled
+		r.awaitAbandoned(done)
 	}
 	errs = append(errs, run.storage.Close(context.WithoutCancel(ctx)))
 	return errors.Join(errs...)
+}
+
+// abandonGrace is how long past the shutdown deadline the streams get to return once their pipeline calls
+// are cancelled. A pipeline that honours the cancellation returns at once, and its stream with it; waiting
+// for it keeps the storage from closing under a stream that is about to save. One that ignores it is not
+// waited for longer than this.
+const abandonGrace = time.Second
+
+// awaitAbandoned waits until done is closed, or for abandonGrace at most.
+func (r *stackoneReceiver) awaitAbandoned(done <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	_ = r.wait(ctx, abandonGrace)
+}
+
+// errStorageClosed is what a stream's save gets once its storage is closed: past the shutdown deadline, after a
+// pipeline call that ignored its cancellation. That page's position is not saved; it is read again at the next start.
+var errStorageClosed = errors.New("the storage is already closed: the shutdown deadline has passed")
+
+// closeGuard keeps the streams off their storage client once it is closed: a storage extension need not
+// survive a call after Close. A call already running when Close comes finishes first.
+type closeGuard struct {
+	client storage.Client
+	mu     sync.RWMutex
+	closed bool
+}
+
+func (g *closeGuard) Get(ctx context.Context, key string) ([]byte, error) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return nil, errStorageClosed
+	}
+	return g.client.Get(ctx, key)
+}
+
+func (g *closeGuard) Set(ctx context.Context, key string, value []byte) error {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return errStorageClosed
+	}
+	return g.client.Set(ctx, key, value)
+}
+
+func (g *closeGuard) Delete(ctx context.Context, key string) error {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return errStorageClosed
+	}
+	return g.client.Delete(ctx, key)
+}
+
+func (g *closeGuard) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return errStorageClosed
+	}
+	return g.client.Batch(ctx, ops...)
+}
+
+func (g *closeGuard) Close(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	return g.client.Close(ctx)
 }
 
 // clientConfig is the HTTP client's configuration with room for the kept-alive connections of every reader:

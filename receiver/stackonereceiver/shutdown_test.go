@@ -149,6 +149,95 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// A Shutdown whose deadline has passed closes the storage while a stream is still inside a pipeline call that
+// ignores its context. When that call returns at last, the stream's save must fail in the receiver, never
+// reach the closed client (a storage extension need not survive a call after Close); the page is read again
+// at the next start.
+func TestShutdownPastTheDeadlineNeverWritesToClosedStorage(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	backlog := w.fake.GenerateRequestLogs(120, time.Now().Add(-30*time.Minute), 10*time.Second, 41)
+	groups := newCountedGroups()
+	ws := watchStorage(w, groups)
+	sink := new(consumertest.LogsSink)
+	inPipeline, release := make(chan struct{}), make(chan struct{})
+	pages := 0
+	stuck := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
+		if pages++; pages == 1 {
+			return sink.ConsumeLogs(ctx, ld)
+		}
+		close(inPipeline)
+		<-release // an exporter that ignores its context, and then finishes after all
+		return nil
+	})
+	r := w.startWith(w.config(), stuck, func(rcv *stackoneReceiver) { rcv.newGroup = groups.newGroup })
+	within(t, inPipeline, "the second page reaching the pipeline")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the deadline has passed
+	require.ErrorIs(t, r.rcv.Shutdown(ctx), context.Canceled)
+	close(release)
+	groups.all.Wait() // the stream finished its page, after Close
+	assert.Empty(t, ws.lateCalls(), "nothing reached the storage after Close")
+
+	again := new(consumertest.LogsSink)
+	r2 := w.start(w.config(), again)
+	r2.awaitPoll()
+	r2.stop()
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), append(ids(sink), ids(again)...))
+}
+
+// Past the deadline the pipeline calls are cancelled, and the streams unwind as they see it: Shutdown waits for
+// them (for abandonGrace at most) before it closes the storage, so a page its exporter finished as it was
+// cancelled is saved and not read again.
+func TestShutdownPastTheDeadlineWaitsForTheStreamsBeforeClosingStorage(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	backlog := w.fake.GenerateRequestLogs(120, time.Now().Add(-30*time.Minute), 10*time.Second, 42)
+	groups := newCountedGroups()
+	ws := watchStorage(w, groups)
+	graceStarted, testDone := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(testDone) })
+	var graceOnce sync.Once
+	w.waitHook = func(ctx context.Context, d time.Duration) error {
+		if d != abandonGrace {
+			return ctx.Err()
+		}
+		graceOnce.Do(func() { close(graceStarted) })
+		select {
+		case <-ctx.Done(): // the streams have returned
+			return ctx.Err()
+		case <-testDone:
+			return nil
+		}
+	}
+	sink := new(consumertest.LogsSink)
+	inPipeline := make(chan struct{})
+	pages := 0
+	cancelled := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
+		if pages++; pages == 2 {
+			close(inPipeline)
+			<-ctx.Done() // Shutdown's deadline passed: the pipeline call is cancelled
+			// The exporter finishes the page as it stops; the stream sees the answer once Shutdown waits for it.
+			select {
+			case <-graceStarted:
+			case <-testDone:
+			}
+		}
+		return sink.ConsumeLogs(ctx, ld)
+	})
+	r := w.startWith(w.config(), cancelled, func(rcv *stackoneReceiver) { rcv.newGroup = groups.newGroup })
+	within(t, inPipeline, "the second page reaching the pipeline")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, r.rcv.Shutdown(ctx), context.Canceled)
+	require.Zero(t, ws.runningWhenClosed(), "the storage was closed under a running stream")
+	assert.Empty(t, ws.lateCalls())
+
+	again := new(consumertest.LogsSink)
+	r2 := w.start(w.config(), again)
+	r2.awaitPoll()
+	r2.stop()
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), append(ids(sink), ids(again)...))
+}
+
 // postWebhook sends one signed delivery and reports its status (0 when the request failed), without the
 // test's helpers, which may not fail the test from another goroutine.
 func postWebhook(url string, body []byte) int {
