@@ -50,8 +50,9 @@ func (r *retrier) start() *attempt {
 }
 
 // next waits before the next try and reports false when the retry budget is spent. A server's Retry-After is
-// honoured as sent, up to maxRetryAfter (fetch cuts it): the key's pacer holds every call, from every stream, until then, and no back-off is
-// added on top. It is kept even when it reaches past max_elapsed_time and this operation gives up.
+// honoured as sent, up to maxRetryAfter (fetch cuts it): the key's pacer holds every call, from every stream,
+// until then, and no back-off is added on top. It is kept even when it reaches past max_elapsed_time and this
+// operation gives up.
 func (a *attempt) next(ctx context.Context, retryAfter time.Duration) (time.Duration, bool, error) {
 	cfg := a.r.cfg
 	if !cfg.Enabled {

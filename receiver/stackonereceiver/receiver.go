@@ -273,40 +273,34 @@ type closeGuard struct {
 	closed bool
 }
 
-func (g *closeGuard) Get(ctx context.Context, key string) ([]byte, error) {
+// do calls the client unless it is closed.
+func (g *closeGuard) do(call func() error) error {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	if g.closed {
-		return nil, errStorageClosed
+		return errStorageClosed
 	}
-	return g.client.Get(ctx, key)
+	return call()
+}
+
+func (g *closeGuard) Get(ctx context.Context, key string) (value []byte, err error) {
+	err = g.do(func() (err error) {
+		value, err = g.client.Get(ctx, key)
+		return err
+	})
+	return value, err
 }
 
 func (g *closeGuard) Set(ctx context.Context, key string, value []byte) error {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	if g.closed {
-		return errStorageClosed
-	}
-	return g.client.Set(ctx, key, value)
+	return g.do(func() error { return g.client.Set(ctx, key, value) })
 }
 
 func (g *closeGuard) Delete(ctx context.Context, key string) error {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	if g.closed {
-		return errStorageClosed
-	}
-	return g.client.Delete(ctx, key)
+	return g.do(func() error { return g.client.Delete(ctx, key) })
 }
 
 func (g *closeGuard) Batch(ctx context.Context, ops ...*storage.Operation) error {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	if g.closed {
-		return errStorageClosed
-	}
-	return g.client.Batch(ctx, ops...)
+	return g.do(func() error { return g.client.Batch(ctx, ops...) })
 }
 
 func (g *closeGuard) Close(ctx context.Context) error {
@@ -465,10 +459,10 @@ func (r *stackoneReceiver) openStorage(ctx context.Context, host component.Host)
 	return client, nil
 }
 
-// Shutdown stops the webhook and polling together, saves (stopStreams), and only then leaves the election, releasing the lease,
-// so a standby takes over at once from the position just saved. A replica that does not poll has nothing to
-// hand over: it leaves the election first, so that a lease coming free while its webhook finishes is not
-// taken by a replica that can no longer lead.
+// Shutdown stops the webhook and polling together, saves (stopStreams), and only then leaves the election,
+// releasing the lease, so a standby takes over at once from the position just saved. A replica that does not
+// poll has nothing to hand over: it leaves the election first, so that a lease coming free while its webhook
+// finishes is not taken by a replica that can no longer lead.
 func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.stopping = true
