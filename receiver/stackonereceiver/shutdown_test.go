@@ -306,9 +306,9 @@ func TestShutdownStopsTheWebhookAndTheStreamsTogether(t *testing.T) {
 	requireExactlyOnce(t, idsOf(backlog, "request_id"), append(ids(sink), ids(again)...))
 }
 
-// A standby that is shutting down must leave the election at once. Held in Shutdown by a webhook delivery, it
-// used to campaign on: when the lease came free it took it, claimed the position, could not start its streams
-// (stopping), released the lease and campaigned again at once, hundreds of Kubernetes writes a second.
+// A standby that is shutting down must leave the election at once. Held in Shutdown by a webhook delivery, one
+// that campaigned on would take the lease as soon as it came free, claim the position, fail to start its streams
+// (it is stopping), release the lease and campaign again at once: hundreds of Kubernetes writes a second.
 func TestHAStandbyShuttingDownLeavesTheElection(t *testing.T) {
 	w := newWorld(t, stackonefake.Options{})
 	k := newFakeKube()
