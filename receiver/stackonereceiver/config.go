@@ -272,8 +272,8 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max_response_size %d is out of range: use %d (64 KiB) to %d (256 MiB) bytes (%d, 16 MiB, is a good default)",
 			cfg.MaxResponseSize, minResponseSize, maxResponseSize, stackoneapi.DefaultMaxResponseSize))
 	}
-	if cfg.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("timeout %s is negative: use a positive duration such as 30s", cfg.Timeout))
+	if cfg.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout %s is out of range: use a positive duration such as 30s (0 would let one stalled request hold a stream forever)", cfg.Timeout))
 	}
 	if le := cfg.LeaderElection.Get(); le != nil {
 		errs = append(errs, le.validate()...)

@@ -15,6 +15,11 @@ import (
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
 )
 
+// maxRetryAfter is the longest a server's Retry-After holds the key's calls. StackOne's limits reset within a
+// minute; a longer answer is a fault somewhere (a proxy's date, a misread header), and waiting it out as sent
+// could stop polling for years. Five minutes still backs off far more than any real limit asks.
+const maxRetryAfter = 5 * time.Minute
+
 var (
 	errAuth           = errors.New("API key rejected")
 	errStreamNotFound = errors.New("log stream not available")
@@ -46,8 +51,9 @@ func (r *retrier) start() *attempt {
 }
 
 // next waits before the next try and reports false when the retry budget is spent. A server's Retry-After is
-// honoured exactly as sent: the key's pacer holds every call, from every stream, until then, and no back-off is
-// added on top. It is kept even when it reaches past max_elapsed_time and this operation gives up.
+// honoured as sent, up to maxRetryAfter (fetch cuts it): the key's pacer holds every call, from every stream,
+// until then, and no back-off is added on top. It is kept even when it reaches past max_elapsed_time and this
+// operation gives up.
 func (a *attempt) next(ctx context.Context, retryAfter time.Duration) (time.Duration, bool, error) {
 	cfg := a.r.cfg
 	if !cfg.Enabled {
@@ -125,6 +131,12 @@ func (s *stream) fetch(ctx context.Context, background bool, call func(ctx conte
 		}
 		class, retryable, hint := classify(err)
 		s.tel.apiError(ctx, class)
+		if hint > maxRetryAfter {
+			s.tel.retryAfterCapped(ctx)
+			s.sampled.Warn("StackOne's Retry-After asks for a longer wait than the receiver takes; waiting the maximum instead",
+				zap.String("stream", s.name), zap.Duration("retry_after", hint), zap.Duration("max", maxRetryAfter))
+			hint = maxRetryAfter
+		}
 		switch class {
 		case "auth":
 			err = fmt.Errorf("%w: %w", errAuth, err)

@@ -94,6 +94,10 @@ type election struct {
 	// stops) and returns once the streams have stopped. endTerm ends the term early: the lease is released
 	// and the campaign goes on.
 	lead func(ctx context.Context, endTerm func())
+	// stopping, when set and true, ends the campaign after the current round. A replica that is shutting down
+	// cannot lead, and client-go's first try for the lease does not wait for retry_period: campaigning on would
+	// take the lease, give it back and take it again as fast as the Kubernetes API answers.
+	stopping func() bool
 }
 
 // run campaigns until ctx ends. Each round acquires the lease, leads, and releases the lease on the way out
@@ -103,7 +107,7 @@ type election struct {
 func (e *election) run(ctx context.Context) {
 	// client-go logs through klog; its logger rides in the context, so nothing process-wide changes.
 	ctx = klog.NewContext(ctx, logr.New(zapSink{log: e.log}))
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && (e.stopping == nil || !e.stopping()) {
 		round, release := context.WithCancel(context.WithoutCancel(ctx))
 		leading := make(chan context.Context, 1)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
@@ -268,6 +272,7 @@ func (r *stackoneReceiver) startElection(cfg *LeaderElectionConfig) error {
 		lead: func(ctx context.Context, endTerm func()) {
 			r.lead(ctx, endTerm, api.configMaps.ConfigMaps(le.LeaseNamespace), le, identity)
 		},
+		stopping: r.isStopping,
 	}
 	r.settings.Logger.Info("Joining the leader election: this replica polls StackOne only while it holds the lease",
 		zap.String("lease", le.LeaseNamespace+"/"+le.LeaseName), zap.String("position_configmap", le.PositionConfigMap), zap.String("identity", identity))
@@ -298,6 +303,9 @@ func (r *stackoneReceiver) lead(ctx context.Context, endTerm func(), api corev1c
 		log.Error("Another replica has claimed the position: this one stops polling at once and releases the lease", zap.Error(err))
 		endTerm()
 	}
+	if r.isStopping() {
+		return // claiming the position would only move its epoch on for nothing
+	}
 	var store *configMapStore
 	for {
 		var err error
@@ -310,7 +318,7 @@ func (r *stackoneReceiver) lead(ctx context.Context, endTerm func(), api corev1c
 		r.telemetry.ReceiverStackoneLeaderElectionErrors.Add(ctx, 1)
 		r.sampled.Error("Holding the lease but cannot claim the position ConfigMap; nothing is polled until it can be (check the RBAC: get, create and update on configmaps)", zap.Error(err))
 		r.electionState.set(condStorage, err)
-		if r.wait(ctx, le.RetryPeriod) != nil {
+		if r.wait(ctx, le.RetryPeriod) != nil || r.isStopping() {
 			return
 		}
 	}

@@ -234,6 +234,35 @@ func TestElectionEndTerm(t *testing.T) {
 	require.Equal(t, strings.TrimSuffix(seq[2], " leads"), holder(t, k))
 }
 
+// TestElectionEndsOnceStopping: a replica that is shutting down cannot lead; its lead returns at once. The
+// campaign must end there, not take the released lease again and again (client-go's first try does not wait
+// for retry_period), even though nothing has cancelled the election yet.
+func TestElectionEndsOnceStopping(t *testing.T) {
+	k := newFakeKube()
+	var stopping atomic.Bool
+	terms := atomic.Int64{}
+	e := &election{cfg: electionConfig(2*electionTimeout, 5*time.Second, 100*time.Millisecond),
+		lock: newLeaseLock(k.api(), testNamespace, "lock", "a", func(error) {}), identity: "a", log: zaptest.NewLogger(t),
+		lead: func(context.Context, func()) {
+			terms.Add(1)
+			stopping.Store(true) // Shutdown began while the lease was being taken
+		},
+		stopping: stopping.Load,
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.run(context.Background())
+	}()
+	select {
+	case <-done:
+	case <-time.After(electionTimeout):
+		t.Fatalf("the campaign went on after %d terms", terms.Load())
+	}
+	assert.Equal(t, int64(1), terms.Load())
+	assert.Empty(t, holder(t, k), "the lease was released")
+}
+
 func TestDefaultLeaseName(t *testing.T) {
 	for id, want := range map[string]string{
 		"stackone":         "otelcol-stackone-stackone",

@@ -105,64 +105,112 @@ func newPacer(perMinute int, now func() time.Time, wait func(context.Context, ti
 
 // acquire returns when the next call may be sent. A background call (a catch-up slice) gives way to the live
 // reads: it takes only a slot that is free when it asks, never reserves one ahead, so a live read waiting for
-// the next slot gets it first and a catch-up spends only what the live reads leave.
+// the next slot gets it first and a catch-up spends only what the live reads leave. A pause the server asks for
+// while a call waits for its slot holds that call too: the slot goes back, and the call takes one anew once
+// the pause is over, so the budget counts the call when it is really sent.
 func (p *pacer) acquire(ctx context.Context, background bool) error {
-	p.mu.Lock()
-	until := p.pausedUntil
-	p.mu.Unlock()
-	if d := until.Sub(p.now()); d > 0 {
-		if err := p.wait(ctx, d); err != nil {
+	for {
+		if err := p.waitPause(ctx); err != nil {
+			return err
+		}
+		var t ticket
+		var err error
+		if background {
+			t, err = p.takeFree(ctx)
+		} else {
+			t, err = p.reserve(ctx)
+		}
+		if err != nil {
 			return err
 		}
 		p.mu.Lock()
-		if p.pausedUntil.Equal(until) {
-			p.pausedUntil = time.Time{} // served
+		paused := p.pausedUntil.After(p.now())
+		if paused {
+			t.giveBack(p)
 		}
 		p.mu.Unlock()
-	}
-	if background {
-		for {
-			p.mu.Lock()
-			now := p.clock()
-			at := laterOf(p.minute.freeLeaving(now), p.burst.freeLeaving(now))
-			if !at.After(now) {
-				p.minute.take(now)
-				p.burst.take(now)
-				p.mu.Unlock()
-				return nil
-			}
-			p.mu.Unlock()
-			if err := p.sleep(ctx, at.Sub(now)); err != nil {
-				return err
-			}
+		if !paused {
+			return nil
 		}
 	}
-	return p.reserve(ctx)
+}
+
+// waitPause waits for the pause the server last asked for, if any.
+func (p *pacer) waitPause(ctx context.Context) error {
+	p.mu.Lock()
+	until := p.pausedUntil
+	p.mu.Unlock()
+	d := until.Sub(p.now())
+	if d <= 0 {
+		return nil
+	}
+	if err := p.wait(ctx, d); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.pausedUntil.Equal(until) {
+		p.pausedUntil = time.Time{} // served, even on a clock that does not move while a test waits
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// ticket is the slots one call took in the minute's and the burst's logs, to give them back.
+type ticket struct {
+	at           time.Time
+	mSlot, bSlot int
+	mPrev, bPrev time.Time
+}
+
+// giveBack returns the call's slots; p.mu must be held.
+func (t ticket) giveBack(p *pacer) {
+	p.minute.giveBack(t.mSlot, t.at, t.mPrev)
+	p.burst.giveBack(t.bSlot, t.at, t.bPrev)
+}
+
+// takeFree takes a slot that is free now and leaves one for a live read, waiting until there is one.
+func (p *pacer) takeFree(ctx context.Context) (ticket, error) {
+	for {
+		p.mu.Lock()
+		now := p.clock()
+		at := laterOf(p.minute.freeLeaving(now), p.burst.freeLeaving(now))
+		if !at.After(now) {
+			t := ticket{at: now}
+			t.mSlot, t.mPrev = p.minute.take(now)
+			t.bSlot, t.bPrev = p.burst.take(now)
+			p.mu.Unlock()
+			return t, nil
+		}
+		p.mu.Unlock()
+		if err := p.sleep(ctx, at.Sub(now)); err != nil {
+			return ticket{}, err
+		}
+	}
 }
 
 // reserve takes the next slot in the budget, waiting for it when the last calls fill the window. A caller
 // whose context ends first gives its slot back.
-func (p *pacer) reserve(ctx context.Context) error {
+func (p *pacer) reserve(ctx context.Context) (ticket, error) {
 	p.mu.Lock()
 	now := p.clock()
 	at := laterOf(now, laterOf(p.minute.free(), p.burst.free()))
 	if deadline, ok := ctx.Deadline(); ok && at.After(deadline) {
 		p.mu.Unlock()
-		return context.DeadlineExceeded
+		return ticket{}, context.DeadlineExceeded
 	}
-	mSlot, mPrev := p.minute.take(at)
-	bSlot, bPrev := p.burst.take(at)
+	t := ticket{at: at}
+	t.mSlot, t.mPrev = p.minute.take(at)
+	t.bSlot, t.bPrev = p.burst.take(at)
 	p.mu.Unlock()
 	if d := at.Sub(now); d > 0 {
 		if err := p.sleep(ctx, d); err != nil {
 			p.mu.Lock()
-			p.minute.giveBack(mSlot, at, mPrev)
-			p.burst.giveBack(bSlot, at, bPrev)
+			t.giveBack(p)
 			p.mu.Unlock()
-			return err
+			return ticket{}, err
 		}
 	}
-	return nil
+	return t, nil
 }
 
 // pause holds every call until the server's Retry-After has passed. A shorter pause never cuts a longer one.

@@ -133,3 +133,37 @@ func TestPacerBackgroundCallsLeaveTheLiveReadASlot(t *testing.T) {
 		})
 	}
 }
+
+// A 429 that arrives while a call waits for a budget slot holds that call too: it waits the pause out after its
+// slot, and the slot it gave up is not counted as a send.
+func TestPacerPauseSetDuringTheBudgetWaitHoldsTheCall(t *testing.T) {
+	for _, background := range []bool{false, true} {
+		t.Run(fmt.Sprintf("background %v", background), func(t *testing.T) {
+			clock := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+			var pauses []time.Duration
+			p := newPacer(1, func() time.Time { return clock }, func(_ context.Context, d time.Duration) error {
+				pauses = append(pauses, d)
+				clock = clock.Add(d)
+				return nil
+			})
+			p.clock = func() time.Time { return clock }
+			budgetWaits := 0
+			p.sleep = func(_ context.Context, d time.Duration) error {
+				if budgetWaits++; budgetWaits == 1 {
+					// Another stream's call is answered 429 while this one waits for its slot.
+					p.pause(5 * time.Minute)
+				}
+				clock = clock.Add(d)
+				return nil
+			}
+			require.NoError(t, p.acquire(context.Background(), false))
+			first := clock
+			require.NoError(t, p.acquire(context.Background(), background))
+			require.Equal(t, []time.Duration{5*time.Minute - budgetWindow}, pauses, "the call waited out what was left of the pause after its slot")
+			assert.Equal(t, first.Add(5*time.Minute), clock, "sent when the pause ended, not when its slot came")
+			// Its slot is taken at the send: the next call waits a whole window from there.
+			require.NoError(t, p.acquire(context.Background(), false))
+			assert.Equal(t, first.Add(5*time.Minute+budgetWindow), clock)
+		})
+	}
+}

@@ -40,7 +40,8 @@ type stackoneReceiver struct {
 	mapper  *mapper
 	health  *health
 
-	// now, wait (retry back-off, Retry-After pauses) and waitPoll (between polls) are the receiver's clock.
+	// now, wait (retry back-off, Retry-After pauses, the grace past the shutdown deadline) and waitPoll (between
+	// polls) are the receiver's clock.
 	// Tests swap the waits to record delays and to step polls one at a time, without sleeping.
 	now      func() time.Time
 	wait     func(ctx context.Context, d time.Duration) error
@@ -182,6 +183,12 @@ func (r *stackoneReceiver) Start(ctx context.Context, host component.Host) error
 
 var errStopping = errors.New("the receiver is shutting down")
 
+func (r *stackoneReceiver) isStopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping
+}
+
 // startStreams runs every stream on store until stopStreams, or until ctx ends.
 func (r *stackoneReceiver) startStreams(ctx context.Context, store storage.Client) error {
 	r.mu.Lock()
@@ -190,9 +197,10 @@ func (r *stackoneReceiver) startStreams(ctx context.Context, store storage.Clien
 		return errStopping
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	run := &streamRun{storage: store, cancel: cancel, group: r.newGroup()}
+	guarded := &closeGuard{client: store}
+	run := &streamRun{storage: guarded, cancel: cancel, group: r.newGroup()}
 	for _, s := range r.streams {
-		s.store.client = store
+		s.store.client = guarded
 		s.dirty = false
 		run.group.Go(func() { s.run(runCtx) })
 	}
@@ -202,7 +210,8 @@ func (r *stackoneReceiver) startStreams(ctx context.Context, store storage.Clien
 
 // stopStreams stops every stream between pages, saves, and closes the store. A page already handed to the
 // pipeline completes and is saved, unless ctx's deadline passes first: then the pipeline call is cancelled
-// and the position stays at the last accepted page.
+// and the position stays at the last accepted page. The store is closed once the streams have returned, or
+// abandonGrace after the deadline; a stream still running then finds it closed (closeGuard).
 func (r *stackoneReceiver) stopStreams(ctx context.Context) error {
 	r.mu.Lock()
 	run := r.running
@@ -226,9 +235,82 @@ func (r *stackoneReceiver) stopStreams(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("stackone: a page was still in the pipeline when the shutdown deadline passed; it will be read again at the next start: %w", ctx.Err()))
 		r.abandon() // past the deadline, a pipeline call still running is cancelled
+		r.awaitAbandoned(done)
 	}
 	errs = append(errs, run.storage.Close(context.WithoutCancel(ctx)))
 	return errors.Join(errs...)
+}
+
+// abandonGrace is how long past the shutdown deadline the streams get to return once their pipeline calls
+// are cancelled. A pipeline that honours the cancellation returns at once, and its stream with it; waiting
+// for it keeps the storage from closing under a stream that is about to save. One that ignores it is not
+// waited for longer than this.
+const abandonGrace = time.Second
+
+// awaitAbandoned waits until done is closed, or for abandonGrace at most.
+func (r *stackoneReceiver) awaitAbandoned(done <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	_ = r.wait(ctx, abandonGrace)
+}
+
+// errStorageClosed is what a stream's save gets once its storage is closed: past the shutdown deadline, after a
+// pipeline call that ignored its cancellation. That page's position is not saved; it is read again at the next start.
+var errStorageClosed = errors.New("the storage is already closed: the shutdown deadline has passed")
+
+// closeGuard keeps the streams off their storage client once it is closed: a storage extension need not
+// survive a call after Close. A call already running when Close comes finishes first.
+type closeGuard struct {
+	client storage.Client
+	mu     sync.RWMutex
+	closed bool
+}
+
+// do calls the client unless it is closed.
+func (g *closeGuard) do(call func() error) error {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return errStorageClosed
+	}
+	return call()
+}
+
+func (g *closeGuard) Get(ctx context.Context, key string) (value []byte, err error) {
+	err = g.do(func() (err error) {
+		value, err = g.client.Get(ctx, key)
+		return err
+	})
+	return value, err
+}
+
+func (g *closeGuard) Set(ctx context.Context, key string, value []byte) error {
+	return g.do(func() error { return g.client.Set(ctx, key, value) })
+}
+
+func (g *closeGuard) Delete(ctx context.Context, key string) error {
+	return g.do(func() error { return g.client.Delete(ctx, key) })
+}
+
+func (g *closeGuard) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	return g.do(func() error { return g.client.Batch(ctx, ops...) })
+}
+
+func (g *closeGuard) Close(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	return g.client.Close(ctx)
 }
 
 // clientConfig is the HTTP client's configuration with room for the kept-alive connections of every reader:
@@ -403,14 +485,24 @@ func (r *stackoneReceiver) openStorage(ctx context.Context, host component.Host)
 	return client, nil
 }
 
-// Shutdown stops polling and saves (stopStreams), and only then leaves the election, releasing the lease,
-// so a standby takes over at once from the position just saved.
+// Shutdown stops the webhook and polling together, saves (stopStreams), and only then leaves the election,
+// releasing the lease, so a standby takes over at once from the position just saved. A replica that does not
+// poll has nothing to hand over: it leaves the election first, so that a lease coming free while its webhook
+// finishes is not taken by a replica that can no longer lead.
 func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.stopping = true
+	standby := r.running == nil
 	r.mu.Unlock()
-	errs := []error{r.stopWebhook(ctx)} // no new deliveries; those in flight finish first
-	errs = append(errs, r.stopStreams(ctx))
+	if standby && r.stopElection != nil {
+		r.stopElection()
+	}
+	// The webhook's deliveries and the streams' pages in flight finish side by side: a delivery stuck until the
+	// deadline must not leave the streams no time, so that their pages are saved rather than read again.
+	webhookErr := make(chan error, 1)
+	go func() { webhookErr <- r.stopWebhook(ctx) }()
+	streamsErr := r.stopStreams(ctx)
+	errs := []error{<-webhookErr, streamsErr}
 	if r.stopElection != nil {
 		r.stopElection()
 		select {

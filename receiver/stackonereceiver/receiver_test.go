@@ -235,6 +235,10 @@ func TestPermanentConsumerErrorMovesOn(t *testing.T) {
 	r.nextPoll()
 	r.awaitPoll()
 	assert.Equal(t, 1, calls, "a permanently rejected page is not sent again")
+	// The records reached nobody: they are counted as dropped, never as emitted.
+	_, err := r.tel.GetMetric("otelcol_receiver_stackone_records_emitted")
+	assert.Error(t, err, "nothing was emitted")
+	metadatatest.AssertEqualReceiverStackoneRecordsDropped(t, r.tel, []metricdata.DataPoint[int64]{{Attributes: streamAttr(), Value: 10}}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestTwoReceiversKeepSeparatePositions(t *testing.T) {

@@ -20,7 +20,9 @@ import (
 // and platform streams, page numbers with a total on POST /logs/actions), both key casings, entries that the
 // API lists only some time after their event time, and an adversary. It answers on the simulated clock and
 // draws every misbehaviour from the run's source, so a seed replays it exactly:
-//   - 429 with Retry-After, 503, a body cut off mid-JSON, a call that times out;
+//   - 429 with Retry-After, 503, a body cut off mid-JSON, a call that times out; now and then a Retry-After of
+//     centuries, which the receiver must cut to maxRetryAfter. A call the receiver sends while a Retry-After it
+//     was given still holds is recorded as a violation;
 //   - cursors that expire (after a lifetime, or at random) and are refused with 400;
 //   - a cursor page that starts again a few entries back, repeating the boundary of the previous page;
 //   - a start bound rounded down to the second, serving entries from before the start asked for (on every
@@ -37,6 +39,8 @@ type simAPI struct {
 	endInclusive, roundStart bool
 	feeds                    map[string]*simFeed
 	calls                    int
+	// violations are calls sent while a Retry-After given to the same process still held.
+	violations []string
 }
 
 // simFaults are the chances, per call, of each misbehaviour.
@@ -171,6 +175,10 @@ func (a *simAPI) RoundTrip(req *http.Request) (*http.Response, error) {
 	if p.inc.dead {
 		return nil, errSimCrashed
 	}
+	if sent := a.s.clock(); sent.Before(p.inc.pausedUntil) {
+		a.violations = append(a.violations, fmt.Sprintf("process #%d sent %s %s at %s, while the server's Retry-After held its calls until %s",
+			p.inc.n, req.Method, req.URL.Path, sent.Format(time.TimeOnly+".000"), p.inc.pausedUntil.Format(time.TimeOnly+".000")))
+	}
 	var body []byte
 	if req.Body != nil {
 		body, _ = io.ReadAll(req.Body)
@@ -194,8 +202,14 @@ func (a *simAPI) RoundTrip(req *http.Request) (*http.Response, error) {
 	case timeout:
 		return nil, simTimeout{}
 	case a.s.chance(f.rateLimited):
-		a.trace("%s %s: 429", req.Method, req.URL.Path)
-		return a.answer(req, http.StatusTooManyRequests, errorJSON(429, "Too Many Requests"), "Retry-After", strconv.Itoa(1+a.s.intn(3))), nil
+		pause := time.Duration(1+a.s.intn(3)) * time.Second
+		header := strconv.Itoa(int(pause / time.Second))
+		if a.s.chance(0.02) {
+			header, pause = "9000000000", maxRetryAfter // 285 years, as a proxy once sent
+		}
+		p.inc.pausedUntil = laterOf(p.inc.pausedUntil, a.s.clock().Add(pause))
+		a.trace("%s %s: 429, Retry-After %s", req.Method, req.URL.Path, header)
+		return a.answer(req, http.StatusTooManyRequests, errorJSON(429, "Too Many Requests"), "Retry-After", header), nil
 	case a.s.chance(f.unavailable):
 		return a.answer(req, http.StatusServiceUnavailable, errorJSON(503, "Service Unavailable")), nil
 	}

@@ -210,6 +210,8 @@ type simIncarnation struct {
 	// lastWrite is the seq of each stream's last successful position write; failedAt of the last failed one.
 	lastWrite map[string]int
 	failedAt  int
+	// pausedUntil is when the last Retry-After the API gave this process ends (cut to maxRetryAfter).
+	pausedUntil time.Time
 }
 
 type simDelivery struct {
@@ -251,6 +253,9 @@ func runSimulation(seed uint64, logf func(string, ...any)) (res simResult) {
 	}
 	if err == nil {
 		err = w.store.err
+	}
+	if v := w.api.violations; err == nil && len(v) > 0 {
+		err = fmt.Errorf("%d calls ignored the server's Retry-After, e.g. %s", len(v), strings.Join(v[:min(3, len(v))], "; "))
 	}
 	res.err = err
 	res.summary = fmt.Sprintf("%d entries, %d calls, %d restarts, %d duplicates, largest write %d B, %s simulated", res.entries, res.calls, res.crashes, res.dups, res.maxWrite, res.simTime)

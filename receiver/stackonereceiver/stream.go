@@ -508,13 +508,22 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		}
 		return ld
 	}
-	err = s.consumeWithRetry(ctx, build, len(cands))
+	accepted, err := s.consumeWithRetry(ctx, build, len(cands))
 	releaseAll(entries)
 	if err != nil {
 		s.mu.Lock()
 		s.release(cands)
 		s.mu.Unlock()
 		return newest, err
+	}
+	if !accepted {
+		// Not emitted, and no retry can change that: counted apart, and the position moves past them.
+		s.tel.dropped(ctx, len(cands))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.advance(r, cands, newest, observedAt)
+		s.save(ctx)
+		return newest, nil
 	}
 	s.tel.emitted(ctx, len(cands))
 	if r.sweep != readLive {
@@ -656,34 +665,34 @@ func (s *stream) advance(r *reader, cands []candidate, newest, now time.Time) {
 
 // consumeWithRetry hands a page to the pipeline. A refusal (memory_limiter, a full queue) is retried with
 // back-off and never skipped; only a permanent error, which no retry can fix, lets the position move past the
-// page. The call is not cancelled when polling stops, so a page in flight at shutdown completes and is saved,
-// unless the shutdown deadline passes first.
-func (s *stream) consumeWithRetry(ctx context.Context, build func() plog.Logs, n int) error {
+// page, and accepted is false then: the records reached no one. The call is not cancelled when polling stops, so
+// a page in flight at shutdown completes and is saved, unless the shutdown deadline passes first.
+func (s *stream) consumeWithRetry(ctx context.Context, build func() plog.Logs, n int) (accepted bool, err error) {
 	a := s.retry.start()
 	for {
 		err := s.consume(ctx, build())
 		if err == nil {
 			s.setCondition(condPipeline, nil)
-			return nil
+			return true, nil
 		}
 		if consumererror.IsPermanent(err) {
 			s.log.Error("The pipeline permanently rejected a page of StackOne logs; they are dropped and the position moves on",
 				zap.String("stream", s.name), zap.Int("records", n), zap.Error(err))
-			return nil
+			return false, nil
 		}
 		s.setCondition(condPipeline, err)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		d, ok, werr := a.next(ctx, 0)
 		if !ok {
 			s.sampled.Error("The pipeline keeps refusing StackOne logs; the position is kept and the next poll retries", zap.String("stream", s.name), zap.Error(err))
-			return err
+			return false, err
 		}
 		s.sampled.Warn("The pipeline refused StackOne logs; retrying the same page", zap.String("stream", s.name), zap.Duration("retry_in", d), zap.Error(err))
 		s.tel.retry(ctx)
 		if werr != nil {
-			return werr
+			return false, werr
 		}
 	}
 }

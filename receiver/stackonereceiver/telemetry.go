@@ -32,12 +32,20 @@ func (t streamTelemetry) emitted(ctx context.Context, n int) {
 	t.tb.ReceiverStackoneRecordsEmitted.Add(ctx, int64(n), t.attrs)
 }
 
+func (t streamTelemetry) dropped(ctx context.Context, n int) {
+	t.tb.ReceiverStackoneRecordsDropped.Add(ctx, int64(n), t.attrs)
+}
+
 func (t streamTelemetry) duplicates(ctx context.Context, n int) {
 	t.tb.ReceiverStackoneDuplicatesDropped.Add(ctx, int64(n), t.attrs)
 }
 
 func (t streamTelemetry) retry(ctx context.Context) {
 	t.tb.ReceiverStackoneRetries.Add(ctx, 1, t.attrs)
+}
+
+func (t streamTelemetry) retryAfterCapped(ctx context.Context) {
+	t.tb.ReceiverStackoneRetryAfterCapped.Add(ctx, 1, t.attrs)
 }
 
 func (t streamTelemetry) checkpointError(ctx context.Context) {

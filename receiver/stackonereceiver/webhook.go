@@ -275,6 +275,7 @@ func (w *webhookServer) deliver(rw http.ResponseWriter, req *http.Request) {
 		w.setPipelineError(nil)
 		w.ok(rw, req, reasonEmitted)
 	case consumererror.IsPermanent(err):
+		w.tel.dropped(ctx, 1)
 		w.reject(rw, req, reasonPipelinePermanent, err)
 	default:
 		if req.Context().Err() == nil { // a sender that hung up says nothing about the pipeline

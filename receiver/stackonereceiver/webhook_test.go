@@ -245,6 +245,13 @@ func TestWebhookAnswers(t *testing.T) {
 				return
 			}
 			metadatatest.AssertEqualReceiverStackoneWebhookRequests(t, h.tel, []metricdata.DataPoint[int64]{requestsPoint(tt.outcome, tt.reason, 1)}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
+			if tt.reason == reasonPipelinePermanent {
+				_, err := h.tel.GetMetric("otelcol_receiver_stackone_records_emitted")
+				assert.Error(t, err, "a rejected event was not emitted")
+				metadatatest.AssertEqualReceiverStackoneRecordsDropped(t, h.tel, []metricdata.DataPoint[int64]{
+					{Attributes: attribute.NewSet(attribute.String("stream", webhookStream)), Value: 1},
+				}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
+			}
 		})
 	}
 }

@@ -42,8 +42,10 @@ type TelemetryBuilder struct {
 	ReceiverStackoneLeaderElectionErrors metric.Int64Counter
 	ReceiverStackonePageSizeReductions   metric.Int64Counter
 	ReceiverStackonePagesFetched         metric.Int64Counter
+	ReceiverStackoneRecordsDropped       metric.Int64Counter
 	ReceiverStackoneRecordsEmitted       metric.Int64Counter
 	ReceiverStackoneRetries              metric.Int64Counter
+	ReceiverStackoneRetryAfterCapped     metric.Int64Counter
 	ReceiverStackoneStreamDisabled       metric.Int64ObservableGauge
 	ReceiverStackoneWebhookDedupEntries  metric.Int64ObservableGauge
 	ReceiverStackoneWebhookRequests      metric.Int64Counter
@@ -287,6 +289,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{page}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneRecordsDropped, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_records_dropped",
+		metric.WithDescription("Log records the next consumer rejected with a permanent error. They reached no one and are not sent again; they are not counted in records_emitted. [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneRecordsEmitted, err = builder.meter.Int64Counter(
 		"otelcol_receiver_stackone_records_emitted",
 		metric.WithDescription("Log records handed to the next consumer and accepted by it. [Alpha]"),
@@ -297,6 +305,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_stackone_retries",
 		metric.WithDescription("Retries of an API call or of a refused ConsumeLogs. [Alpha]"),
 		metric.WithUnit("{retry}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneRetryAfterCapped, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_retry_after_capped",
+		metric.WithDescription("StackOne answers whose Retry-After asked for a longer wait than the receiver ever takes (5 minutes); the wait was cut to 5 minutes. [Alpha]"),
+		metric.WithUnit("{response}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneStreamDisabled, err = builder.meter.Int64ObservableGauge(

@@ -57,8 +57,10 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackoneLeaderElectionErrors.Add(context.Background(), 1)
 	tb.ReceiverStackonePageSizeReductions.Add(context.Background(), 1)
 	tb.ReceiverStackonePagesFetched.Add(context.Background(), 1)
+	tb.ReceiverStackoneRecordsDropped.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)
+	tb.ReceiverStackoneRetryAfterCapped.Add(context.Background(), 1)
 	tb.ReceiverStackoneWebhookRequests.Add(context.Background(), 1)
 	AssertEqualReceiverStackoneAPIErrors(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -102,10 +104,16 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualReceiverStackonePagesFetched(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneRecordsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneRecordsEmitted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneRetries(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneRetryAfterCapped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneStreamDisabled(t, testTel,

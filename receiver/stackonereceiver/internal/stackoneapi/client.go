@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -282,9 +283,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
+	if secs, err := strconv.ParseFloat(v, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case !(secs > 0): // NaN too
 			return 0
+		case secs >= float64(math.MaxInt64)/float64(time.Second):
+			// Converted as is it would wrap around to a negative, read as no Retry-After at all.
+			return math.MaxInt64
 		}
 		return time.Duration(secs * float64(time.Second))
 	}

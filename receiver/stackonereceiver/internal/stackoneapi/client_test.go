@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -200,6 +201,16 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 	assert.Equal(t, time.Duration(0), parseRetryAfter(now.Add(-time.Minute).Format(http.TimeFormat), now))
 	assert.Equal(t, time.Duration(0), parseRetryAfter("soon", now))
 	assert.Equal(t, 1500*time.Millisecond, parseRetryAfter("1.5", now))
+}
+
+// A delay too long for a time.Duration is the longest one, never a wrapped-around negative that would read as
+// "no Retry-After": the receiver cuts it to its own maximum.
+func TestRetryAfterBeyondADurationSaturates(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, v := range []string{"1e12", "99999999999999999999", "1e400"} {
+		assert.Equal(t, time.Duration(math.MaxInt64), parseRetryAfter(v, now), v)
+	}
+	assert.Equal(t, time.Duration(0), parseRetryAfter("NaN", now))
 }
 
 func TestNetworkErrorHidesURL(t *testing.T) {
