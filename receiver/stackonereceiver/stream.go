@@ -268,8 +268,8 @@ func (s *stream) planCatchUp(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	to := s.now().Add(-s.cfg.window)
-	if to.Sub(s.pos.Frontier) <= s.cfg.catchUpAfter {
-		return
+	if to.Sub(laterOf(s.pos.Frontier, s.readThrough)) <= s.cfg.catchUpAfter {
+		return // a quiet stream is not behind: the live read has read through its last start
 	}
 	from := laterOf(s.pos.Floor, earlierOf(s.pos.Frontier, earlierOf(s.pos.Near, s.pos.Far)))
 	planned := planSlices(from, to, s.cfg.concurrency*slicesPerWorker)
