@@ -184,6 +184,8 @@ func (p *phase) values(into map[string]any) {
 	put("cpu_s_per_100k", v, ok)
 	put("peak_rss_mb", float64(p.PeakRSS)/(1<<20), p.PeakRSS > 0)
 	put("requests", float64(p.Requests), true)
+	// What users feel most: the key's calls are shared with their own traffic.
+	put("calls_per_1000", 1000*float64(p.Requests)/float64(p.Delivered), p.Delivered > 0)
 	put("max_requests_60s", float64(p.MaxReq60), true)
 	put("budget", float64(p.Budget), p.Budget > 0)
 	put("requests_per_min", p.ReqPerMin, p.ReqPerMin > 0)
