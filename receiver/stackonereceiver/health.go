@@ -109,7 +109,7 @@ func (h *health) update(stream string, errs [numConditions]error) {
 }
 
 // severity orders the conditions for the one error the status can carry.
-var severity = [...]condition{condAuth, condDisabled, condStorage, condData, condPipeline, condAPI}
+var severity = [...]condition{condAuth, condDisabled, condStorage, condData, condPipeline, condAPI, condBehind}
 
 func (h *health) status() *componentstatus.Event {
 	var worst error

@@ -432,7 +432,7 @@ func (r *stackoneReceiver) registerGauges() error {
 			}
 			for _, s := range r.streams {
 				for rd := range numReads {
-					o.Observe(time.Duration(s.behind[rd].Load()).Seconds(), s.tel.readAttrs(read(rd)))
+					o.Observe(time.Duration(s.behind.by[rd].Load()).Seconds(), s.tel.readAttrs(read(rd)))
 				}
 			}
 			return nil

@@ -100,6 +100,7 @@ func (s *stream) run(ctx context.Context) {
 	// With leader_election a stream runs once per term: nothing of a previous term's catch-up carries over.
 	s.mu.Lock()
 	s.catchUpErr, s.pending, s.readThrough = nil, map[uint64]struct{}{}, time.Time{}
+	s.behind.since = [numReads]time.Time{}
 	s.mu.Unlock()
 	defer s.stopCatchUp()
 	notFound := 0

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,12 +14,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadatatest"
@@ -516,4 +522,50 @@ func TestLookbackBeforeAnyEntryReadsEmptySlices(t *testing.T) {
 		}
 	}
 	assert.WithinDuration(t, time.Now().Add(-cfg.InitialLookback), earliest, time.Hour, "the first start reaches back the whole lookback")
+}
+
+// A read that stays more than a minute behind its schedule for a minute says so, in the status, in a sampled
+// warning and in the behind gauge, and the status clears once it is back on schedule. Here the live read starts
+// eight minutes back and each page takes half a minute, as a budget too small for the volume would have it.
+func TestFallingBehindIsReported(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	now := time.Now()
+	backlog := w.fake.GenerateRequestLogs(200, now.Add(-8*time.Minute), 100*time.Millisecond, 35)
+	core, logs := observer.New(zapcore.WarnLevel)
+	w.log = zap.New(core)
+	cfg := w.config()
+	cfg.InitialLookback = 9 * time.Minute // not far enough behind for a catch-up
+	sink := new(consumertest.LogsSink)
+	slow, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		w.clock.advance(30 * time.Second)
+		return sink.ConsumeLogs(ctx, ld)
+	})
+	require.NoError(t, err)
+	r := w.start(cfg, slow)
+	defer r.stop()
+	r.awaitPoll()
+	requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+
+	var behind []string
+	w.host.mu.Lock()
+	events := slices.Clone(w.host.events)
+	w.host.mu.Unlock()
+	for _, ev := range events {
+		if ev.Err() != nil && strings.Contains(ev.Err().Error(), "falling behind") {
+			behind = append(behind, ev.Err().Error())
+		}
+	}
+	require.NotEmpty(t, behind, "the status says the stream is falling behind")
+	assert.Contains(t, behind[0], "request_logs: falling behind: the live read is 8m")
+	assert.Contains(t, behind[0], "raise max_requests_per_minute")
+	assert.Equal(t, componentstatus.StatusOK, w.host.statuses()[len(w.host.statuses())-1], "back on schedule once the read reached the end")
+	warned := logs.FilterMessage("Falling behind: the request budget does not keep up with this stream").All()
+	require.Len(t, warned, 1, "one warning, however many pages were behind")
+	assert.Equal(t, "live", warned[0].ContextMap()["read"])
+	// Back on schedule, every read's gauge is 0.
+	var points []metricdata.DataPoint[float64]
+	for _, rd := range []string{"live", "near", "far"} {
+		points = append(points, metricdata.DataPoint[float64]{Attributes: attribute.NewSet(attribute.String("stream", "request_logs"), attribute.String("read", rd))})
+	}
+	metadatatest.AssertEqualReceiverStackoneBehind(t, r.tel, points, metricdatatest.IgnoreTimestamp())
 }

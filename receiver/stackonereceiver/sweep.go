@@ -163,22 +163,36 @@ func (s *stream) easeDelay() {
 	s.delayNow.Store(int64(s.delay()))
 }
 
-// behind holds, per read, how far it is behind its schedule in nanoseconds, for the gauge and the status.
-type behind [numReads]atomic.Int64
+// behind is, per read, how far it is behind its schedule in nanoseconds (for the gauge), and since when it
+// has been further behind than its cadence explains (for the status; only the poll's goroutine uses it).
+type behind struct {
+	by    [numReads]atomic.Int64
+	since [numReads]time.Time
+}
 
 // noteBehind records how far a read is behind its schedule, and says so (in the status, and in a line a
-// minute at most) when it is more than the reads' own cadence explains: the request budget cannot carry the
-// stream's volume.
+// minute at most) when it has stayed further behind than the reads' own cadence explains for as long again:
+// the request budget does not carry the stream's volume. A read that catches up on a short backlog within
+// that time (a restart) is not reported.
 func (s *stream) noteBehind(rd read, d time.Duration) {
-	s.behind[rd].Store(int64(max(d, 0)))
+	d = max(d, 0)
+	s.behind.by[rd].Store(int64(d))
 	threshold := max(minBehindAlert, 2*s.cfg.pollInterval, 2*s.cfg.sweepInterval)
+	now := s.now()
+	switch {
+	case d <= threshold:
+		s.behind.since[rd] = time.Time{}
+	case s.behind.since[rd].IsZero():
+		s.behind.since[rd] = now
+	}
 	worst, which := time.Duration(0), readLive
 	for r := range numReads {
-		if v := time.Duration(s.behind[r].Load()); v > worst {
+		since := s.behind.since[r]
+		if v := time.Duration(s.behind.by[r].Load()); !since.IsZero() && now.Sub(since) >= threshold && v > worst {
 			worst, which = v, read(r)
 		}
 	}
-	if worst <= threshold {
+	if worst == 0 {
 		s.setCondition(condBehind, nil)
 		return
 	}
