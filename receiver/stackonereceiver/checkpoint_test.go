@@ -61,6 +61,8 @@ func TestPositionRoundTripAndPruning(t *testing.T) {
 	p := newPosition(now.Add(-time.Hour))
 	p.Slices = planSlices(now.Add(-time.Hour), now.Add(-10*time.Minute), 4)
 	p.Slices[1].Progress, p.Slices[1].Tail = p.Slices[1].Start.Add(time.Minute), []uint64{7, 8}
+	p.Near, p.Far = now.Add(-90*time.Second), now.Add(-5*time.Minute)
+	p.Delay, p.DelayRaised = 90*time.Second, now.Add(-time.Hour)
 	window(p, 10, 5, now)
 	_, err := store.save(context.Background(), p)
 	require.NoError(t, err)
@@ -69,6 +71,9 @@ func TestPositionRoundTripAndPruning(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, p.Frontier, got.Frontier)
 	assert.Equal(t, p.Slices, got.Slices)
+	assert.Equal(t, []time.Time{p.Near, p.Far, p.DelayRaised}, []time.Time{got.Near, got.Far, got.DelayRaised}, "how far each sweep got")
+	assert.Equal(t, p.Delay, got.Delay, "a learned indexing delay survives a restart")
+	assert.True(t, got.DelayEased.IsZero())
 	assert.Equal(t, p.seen.ids, got.seen.ids)
 
 	// Pages older than the bound are deleted from storage as well as forgotten.
@@ -144,4 +149,33 @@ func BenchmarkPositionSave(b *testing.B) {
 			b.ReportMetric(float64(written)/float64(b.N), "bytes/page")
 		})
 	}
+}
+
+// A position stored by a release whose sweeps re-read the whole window from a window before the last sweep: both
+// sweeps start there, so an entry that release had not yet swept is still delivered, once.
+func TestPositionOfWholeWindowSweepsIsMigrated(t *testing.T) {
+	w := newWorld(t, stackonefake.Options{})
+	now := time.Now().UTC()
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339Nano) }
+	header := fmt.Sprintf(`{"version":2,"frontier":%q,"floor":%q,"last_sweep":%q,"seen_first":0,"seen_next":0}`,
+		at(-time.Minute), at(-time.Hour), at(-30*time.Second))
+	w.withStorage(func(c storage.Client) {
+		require.NoError(t, c.Set(context.Background(), "position.request_logs", []byte(header)))
+	})
+	entry := func(id string, d time.Duration) map[string]any {
+		return map[string]any{"request_id": id, "http_method": "GET", "path": "/x", "status": 200, "event_datetime": at(d)}
+	}
+	// Inside the window before the last sweep: not swept yet. Before it: swept by that release already.
+	w.fake.AddRequestLogs(entry("unswept", -3*time.Minute), entry("swept", -10*time.Minute))
+
+	sink := new(consumertest.LogsSink)
+	r := w.start(w.config(), sink)
+	r.awaitPoll()
+	w.clock.advance(5 * time.Minute)
+	r.nextPoll()
+	r.awaitPoll()
+	r.stop()
+	requireExactlyOnce(t, []string{"unswept"}, ids(sink))
+	p := w.position("request_logs")
+	assert.True(t, p.LastSweep.IsZero(), "the old field is not written again")
 }
