@@ -87,7 +87,7 @@ var presets = map[string]settings{
 	"faults": {Backlog: 10000, BacklogSpan: 30 * time.Minute, FaultRate: 0.25, CompareFaults: true, Timeout: 5 * time.Minute},
 	// Issue 13: a day of request logs read from 72 hours back in parallel catch-up slices, through an API that
 	// repeats the entry at a cursor boundary on one continued page in five and fails one call in ten (429 with
-	// Retry-After, 5xx, a cut-off body in turn). Receiver otherwise on its defaults, budget 60/min.
+	// Retry-After, 5xx, a cut-off body in turn). Receiver otherwise on its defaults, budget 100/min.
 	"catchup-repeat": {Backlog: 22250, BacklogSpan: 24 * time.Hour, FaultRate: 0.1, RepeatRate: 0.2, Timeout: 20 * time.Minute,
 		Overrides: map[string]string{"initial_lookback": "72h", "page_size": "100"}},
 	// Issue 13: the same for action logs (keyset paging by time): 5,000 over a day, then 5 minutes of live
@@ -227,7 +227,7 @@ func parseFlags(args []string, out io.Writer) (settings, error) {
 	fs.BoolVar(&s.HarshExporter, "harsh-exporter", false, "export without a sending queue and without compression ("+strings.ReplaceAll(harshExporterYAML, "\n", " ")+"), plus any -exporter-yaml given")
 	fs.BoolVar(&s.ActionLogs, "action-logs", false, "leave the action-logs stream on (with -logs requests the fake holds none)")
 	fs.BoolVar(&s.WithPython, "with-python", s.WithPython, "run the Python sync worker on the same backlog after the collector")
-	fs.IntVar(&s.DefaultBudget, "default-budget", 60, "the receiver's default max_requests_per_minute, to check against when not overridden")
+	fs.IntVar(&s.DefaultBudget, "default-budget", 100, "the receiver's default max_requests_per_minute, to check against when not overridden")
 	fs.Int64Var(&s.Seed, "seed", 1, "seed for generated logs and faults")
 	fs.StringVar(&s.WorkDir, "workdir", "", "directory for configs, storage and logs (default: a new temporary one)")
 	fs.BoolVar(&s.Keep, "keep", false, "keep the work directory")

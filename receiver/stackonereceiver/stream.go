@@ -188,17 +188,23 @@ func (s *stream) setPosition(p *position) {
 	s.markComplete(p.Frontier)
 }
 
-// poll reads everything new, then what the sweeps owe. A stream far behind plans its backlog as time slices
-// that catch_up.concurrency workers read in the background, while the live read carries on from where the
-// slices end: fresh entries keep flowing during a catch-up of hours, and the live read goes first on the
-// request budget.
+// poll reads what the near sweep owes, everything new, then what the far sweep owes (sweep.go). The near
+// sweep goes first because its entries have waited longest (about the indexing delay); new entries wait a
+// few calls more. A stream far behind plans its backlog as time slices that catch_up.concurrency workers read
+// in the background, while the live read carries on from where the slices end: fresh entries keep flowing
+// during a catch-up of hours, and the live read goes first on the request budget. Each read goes on while
+// another is held up (a sweep reads only time the live read has passed), but for a rejected key or a 404.
 func (s *stream) poll(ctx context.Context) error {
 	s.planCatchUp(ctx)
 	s.startCatchUp(ctx)
-	err := s.pollLive(ctx)
-	if err == nil || !errors.Is(err, errAuth) && !errors.Is(err, errStreamNotFound) {
-		// The sweeps read only time the live read has passed, so they go on while it is held up.
-		err = errors.Join(err, s.sweep(ctx))
+	stop := func(err error) bool { return errors.Is(err, errAuth) || errors.Is(err, errStreamNotFound) }
+	near, err := s.sweep(ctx, readNear, false)
+	if !stop(err) {
+		err = errors.Join(err, s.pollLive(ctx))
+	}
+	if !stop(err) {
+		_, ferr := s.sweep(ctx, readFar, near)
+		err = errors.Join(err, ferr)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -66,38 +66,41 @@ func (s *stream) swept(rd read) *time.Time {
 	return &s.pos.Far
 }
 
-// sweep re-reads the chunks that are due, near first: it is the one whose entries are still fresh.
-func (s *stream) sweep(ctx context.Context) error {
+// sweep reads the chunk a sweep owes, if one is due, and says whether it read one. One that yields (the far
+// sweep in a poll whose near sweep read a chunk) waits for the next poll unless it owes two chunks: two
+// chunks in one poll would spend the budget's burst and hold up the next poll's near sweep.
+func (s *stream) sweep(ctx context.Context, rd read, yield bool) (bool, error) {
 	if s.cfg.window <= 0 {
-		return nil
+		return false, nil
 	}
-	for _, rd := range []read{readNear, readFar} {
-		s.mu.Lock()
-		s.easeDelay()
-		from, to, due := s.due(rd)
-		s.mu.Unlock()
-		if !due {
-			s.noteBehind(rd, 0)
-			continue
-		}
-		r := &reader{from: from, to: to, sweep: rd}
-		err := s.read(ctx, r, s.pagers(from, to, s.fetchLive))
-		s.mu.Lock()
-		if rd == readFar && r.found > 0 {
-			s.raiseDelay(r.found)
-		}
-		s.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.setSwept(rd, to)
-		s.prune()
-		s.save(ctx)
-		s.mu.Unlock()
+	s.mu.Lock()
+	s.easeDelay()
+	from, to, due := s.due(rd)
+	if yield && to.Sub(from) < 2*s.cfg.sweepInterval {
+		due = false
+	}
+	s.mu.Unlock()
+	if !due {
 		s.noteBehind(rd, 0)
+		return false, nil
 	}
-	return nil
+	r := &reader{from: from, to: to, sweep: rd}
+	err := s.read(ctx, r, s.pagers(from, to, s.fetchLive))
+	s.mu.Lock()
+	if rd == readFar && r.found > 0 {
+		s.raiseDelay(r.found)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return true, err
+	}
+	s.mu.Lock()
+	s.setSwept(rd, to)
+	s.prune()
+	s.save(ctx)
+	s.mu.Unlock()
+	s.noteBehind(rd, 0)
+	return true, nil
 }
 
 // due says which chunk a sweep reads now, if any; s.mu must be held. A chunk ends where the live read has got
