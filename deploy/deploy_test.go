@@ -94,7 +94,6 @@ func TestHelmValues(t *testing.T) {
 	want := map[string]any{
 		"mode":                       "statefulset",
 		"replicaCount":               1,
-		"image.repository":           "ghcr.io/stackone-otel/otelcol-stackone",
 		"command.name":               "otelcol-stackone",
 		"podSecurityContext.fsGroup": 65532,
 	}
@@ -335,6 +334,96 @@ func TestHelmValuesHA(t *testing.T) {
 	}
 
 	validate(t, "helm-ha-relay.yaml", marshal(t, merged))
+}
+
+// TestImageReference: the Helm values and the sidecar manifest run the image `make image` builds and pushes, the
+// repository and tag the Makefile names (mk/dist.mk); the tag is the distribution's version (builder-config.yaml,
+// what --version prints) and the Dockerfile's default version label; `make image` builds on the Dockerfile's
+// default runtime base.
+func TestImageReference(t *testing.T) {
+	mk := readFile(t, filepath.Join("..", "mk", "dist.mk"))
+	repo, tag := makeVar(t, mk, "IMAGE"), makeVar(t, mk, "IMAGE_TAG")
+
+	var builder map[string]any
+	readYAML(t, filepath.Join("..", "builder-config.yaml"), &builder)
+	if v := fmt.Sprint(dig(builder, "dist.version")); v != tag {
+		t.Errorf("IMAGE_TAG %s is not the distribution's version %s (builder-config.yaml dist.version)", tag, v)
+	}
+	dockerfile := readFile(t, filepath.Join("..", "Dockerfile"))
+	if v := dockerArg(t, dockerfile, "VERSION"); v != tag {
+		t.Errorf("the Dockerfile's ARG VERSION=%s is not IMAGE_TAG %s", v, tag)
+	}
+	if base, def := makeVar(t, readFile(t, filepath.Join("..", "mk", "image.mk")), "IMAGE_BASE"), dockerArg(t, dockerfile, "RUNTIME_BASE"); base != def {
+		t.Errorf("mk/image.mk's IMAGE_BASE %s is not the Dockerfile's ARG RUNTIME_BASE=%s", base, def)
+	}
+
+	for _, file := range []string{"values.yaml", "values-ha.yaml"} {
+		var values map[string]any
+		readYAML(t, filepath.Join("helm", file), &values)
+		if got := dig(values, "image.repository"); got != repo {
+			t.Errorf("helm/%s image.repository = %v, want the Makefile's IMAGE %s", file, got, repo)
+		}
+		if got := dig(values, "image.tag"); got != tag {
+			t.Errorf("helm/%s image.tag = %v, want the Makefile's IMAGE_TAG %q (a string: the chart would use its own appVersion without it)", file, got, tag)
+		}
+	}
+
+	dec := yaml.NewDecoder(strings.NewReader(readFile(t, filepath.Join("kubernetes", "sidecar.yaml"))))
+	found := false
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("sidecar.yaml: %v", err)
+		}
+		if doc["kind"] != "Deployment" {
+			continue
+		}
+		if c := findByName(t, asList(dig(doc, "spec.template.spec.containers")), "otelcol-stackone"); c != nil {
+			found = true
+			if c["image"] != repo+":"+tag {
+				t.Errorf("the sidecar runs %v, want the Makefile's %s:%s", c["image"], repo, tag)
+			}
+		}
+	}
+	if !found {
+		t.Error("sidecar.yaml has no otelcol-stackone container")
+	}
+}
+
+// makeVar is the value of a `NAME ?= value` or `NAME := value` line.
+func makeVar(t *testing.T, text, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 3 && fields[0] == name && (fields[1] == "?=" || fields[1] == ":=" || fields[1] == "=") {
+			return fields[2]
+		}
+	}
+	t.Fatalf("no %s ?= <value> line", name)
+	return ""
+}
+
+// dockerArg is the default of `ARG NAME=value` in a Dockerfile.
+func dockerArg(t *testing.T, text, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "ARG "+name+"="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	t.Fatalf("the Dockerfile has no ARG %s=<default>", name)
+	return ""
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestSidecarManifest(t *testing.T) {

@@ -1,4 +1,4 @@
-# The otelcol-stackone distribution (ocb), the demo, the end-to-end test and the container image.
+# The otelcol-stackone distribution (ocb), the demo, the end-to-end test and the image's name (mk/image.mk builds it).
 # Included by the root Makefile, which defines ROOT, TOOLS and OCB (ocb, pinned).
 
 DIST_BIN     := $(ROOT)/_build/otelcol-stackone
@@ -6,6 +6,8 @@ FAKE_BIN     := $(ROOT)/bin/stackone-fake
 # Everything that ends up in the binary: the manifest, the root module (the receiver lives in it) and the
 # receiver's sources. `find` rather than `git ls-files`, so files not yet committed count too.
 DIST_SOURCES := builder-config.yaml go.mod go.sum $(shell find receiver -type f \( -name '*.go' -o -name '*.yaml' \) -not -name '*_test.go' -not -path '*/testdata/*' 2>/dev/null)
+# The published image. The Helm values and the sidecar manifest name both, and the tag is the distribution's
+# version (builder-config.yaml): deploy/deploy_test.go checks all of it.
 IMAGE        ?= ghcr.io/stackone-otel/otelcol-stackone
 IMAGE_TAG    ?= 0.1.0
 
@@ -46,9 +48,10 @@ demo: $(DIST_BIN) $(FAKE_BIN)
 test-e2e: $(DIST_BIN)
 	OTELCOL_STACKONE_BIN=$(DIST_BIN) go test -count=1 -v -timeout 5m ./e2e/ ./deploy/
 
-## docker-build: the container image (needs a Docker engine; not available in every environment)
+## docker-build: the container image for this machine's platform, built entirely in Docker (needs a Docker engine;
+##   `make image` in mk/image.mk needs none)
 ##   docker build -t $(IMAGE):$(IMAGE_TAG) .
 ##   docker run --rm -e STACKONE_API_KEY=... -e OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.example:4318 \
 ##     -v otelcol-stackone-data:/var/lib/otelcol-stackone $(IMAGE):$(IMAGE_TAG)
 docker-build:
-	docker build -t $(IMAGE):$(IMAGE_TAG) .
+	docker build --build-arg VERSION=$(IMAGE_TAG) -t $(IMAGE):$(IMAGE_TAG) .
