@@ -241,7 +241,8 @@ func (s *stream) pollLive(ctx context.Context) error {
 	s.prune()
 	s.markComplete(laterOf(s.pos.Frontier, started))
 	s.save(ctx)
-	s.noteBehind(readLive, 0)
+	// Everything before the start is read: a read that took longer than a poll interval is that far behind.
+	s.noteBehind(readLive, s.now().Sub(started)-s.cfg.pollInterval)
 	return nil
 }
 

@@ -81,7 +81,7 @@ func (s *stream) sweep(ctx context.Context, rd read, yield bool) (bool, error) {
 	}
 	s.mu.Unlock()
 	if !due {
-		s.noteBehind(rd, 0)
+		s.sweepBehind(rd)
 		return false, nil
 	}
 	r := &reader{from: from, to: to, sweep: rd}
@@ -99,8 +99,18 @@ func (s *stream) sweep(ctx context.Context, rd read, yield bool) (bool, error) {
 	s.prune()
 	s.save(ctx)
 	s.mu.Unlock()
-	s.noteBehind(rd, 0)
+	s.sweepBehind(rd)
 	return true, nil
+}
+
+// sweepBehind notes how far a sweep is behind its schedule: how much more than a chunk it owes now, of the time
+// it may read (a sweep held up by the read before it owes nothing of its own: that read is the one behind). A
+// sweep whose every read completes can still fall behind, when each starts later than the one before.
+func (s *stream) sweepBehind(rd read) {
+	s.mu.Lock()
+	from, to, _ := s.due(rd)
+	s.mu.Unlock()
+	s.noteBehind(rd, to.Sub(from)-s.cfg.sweepInterval)
 }
 
 // due says which chunk a sweep reads now, if any; s.mu must be held. A chunk ends where the live read has got
@@ -115,6 +125,11 @@ func (s *stream) due(rd read) (from, to time.Time, ok bool) {
 	}
 	from = laterOf(*s.swept(rd), s.pos.Floor)
 	to = earlierOf(s.now().Add(-s.lag(rd)), laterOf(s.pos.Frontier, s.readThrough))
+	if rd == readFar && s.delay() < s.cfg.window {
+		// Nor does the far sweep pass the near one (held up by the budget): what it found there would be the
+		// near sweep's, taken for entries later than the indexing delay.
+		to = earlierOf(to, s.pos.Near)
+	}
 	if !to.After(from) || to.Sub(from) < s.cfg.sweepInterval {
 		return from, to, false
 	}
@@ -214,13 +229,9 @@ func (s *stream) pageBehind(r *reader, newest time.Time) {
 	if r.slice != nil || newest.IsZero() {
 		return
 	}
-	now := s.now()
 	if r.sweep == readLive {
-		s.noteBehind(readLive, now.Sub(newest)-s.cfg.pollInterval)
+		s.noteBehind(readLive, s.now().Sub(newest)-s.cfg.pollInterval)
 		return
 	}
-	s.mu.Lock()
-	lag := s.lag(r.sweep)
-	s.mu.Unlock()
-	s.noteBehind(r.sweep, now.Add(-lag).Sub(newest)-s.cfg.sweepInterval)
+	s.sweepBehind(r.sweep) // its progress moved to the page's newest entry
 }
