@@ -21,6 +21,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stackone-otel/otelcol-stackone/internal/yamltest"
 )
 
 const binEnv = "OTELCOL_STACKONE_BIN"
@@ -174,7 +176,7 @@ func TestHelmValuesWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	var values map[string]any
-	if err := yaml.Unmarshal([]byte(uncommentBlock(t, string(raw), "webhook:")), &values); err != nil {
+	if err := yaml.Unmarshal([]byte(yamltest.UncommentBlock(t, string(raw), "webhook:")), &values); err != nil {
 		t.Fatalf("values.yaml with the webhook uncommented: %v", err)
 	}
 	hook, ok := dig(values, "config.receivers.stackone.webhook").(map[string]any)
@@ -208,33 +210,6 @@ func TestHelmValuesWebhook(t *testing.T) {
 	}
 	merged := stripNulls(helmMerge(defaults, dig(values, "config").(map[string]any))).(map[string]any)
 	validate(t, "helm-relay-webhook.yaml", marshal(t, merged))
-}
-
-// uncommentBlock removes the "# " of the commented-out YAML block that starts with the line "# <first>" and
-// of every more deeply indented commented line after it, as a user enabling it would.
-func uncommentBlock(t *testing.T, text, first string) string {
-	t.Helper()
-	lines := strings.Split(text, "\n")
-	start := -1
-	for i, l := range lines {
-		if strings.TrimSpace(l) == "# "+first {
-			start = i
-			break
-		}
-	}
-	if start < 0 {
-		t.Fatalf("no commented-out block starting with %q", "# "+first)
-	}
-	indent := lines[start][:strings.Index(lines[start], "#")]
-	lines[start] = indent + first
-	for i := start + 1; i < len(lines); i++ {
-		rest, ok := strings.CutPrefix(lines[i], indent+"#   ")
-		if !ok {
-			break
-		}
-		lines[i] = indent + "  " + rest
-	}
-	return strings.Join(lines, "\n")
 }
 
 // TestHelmValuesHA checks the two-replica values: a deployment whose replicas find the Lease and the
@@ -527,7 +502,7 @@ func TestRootConfigs(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.uncomment != "" {
-				b = []byte(uncommentBlock(t, string(b), tc.uncomment))
+				b = []byte(yamltest.UncommentBlock(t, string(b), tc.uncomment))
 			}
 			if err := yaml.Unmarshal(b, &cfg); err != nil {
 				t.Fatalf("%s: %v", tc.name, err)

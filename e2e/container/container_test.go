@@ -34,6 +34,7 @@ import (
 
 	"github.com/stackone-otel/otelcol-stackone/e2e/internal/e2etest"
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
+	"github.com/stackone-otel/otelcol-stackone/internal/yamltest"
 )
 
 const (
@@ -114,7 +115,7 @@ func testShippedConfig(t *testing.T, e *engine, root string) {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(e2etest.UncommentBlock(t, string(raw), "webhook:")), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(yamltest.UncommentBlock(t, string(raw), "webhook:")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	healthPort, hookPort := freePort(t), freePort(t)

@@ -1,4 +1,5 @@
-package e2etest
+// Package yamltest holds helpers for tests that edit the shipped YAML files as a user would.
+package yamltest
 
 import (
 	"strings"
