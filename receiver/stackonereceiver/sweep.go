@@ -109,6 +109,9 @@ func (s *stream) sweep(ctx context.Context, rd read, yield bool) (bool, error) {
 func (s *stream) sweepBehind(rd read) {
 	s.mu.Lock()
 	from, to, _ := s.due(rd)
+	if !s.liveFrom.IsZero() && !from.Before(s.liveFrom) {
+		to = from // the live read under way reads this time late enough to count as the sweep's read (credit)
+	}
 	s.mu.Unlock()
 	s.noteBehind(rd, to.Sub(from)-s.cfg.sweepInterval)
 }
@@ -231,6 +234,10 @@ func (s *stream) pageBehind(r *reader, newest time.Time) {
 	}
 	if r.sweep == readLive {
 		s.noteBehind(readLive, s.now().Sub(newest)-s.cfg.pollInterval)
+		// A live read that never reaches the end (more new entries than the budget reads) holds the sweeps
+		// back: what they owe keeps growing, and is said too.
+		s.sweepBehind(readNear)
+		s.sweepBehind(readFar)
 		return
 	}
 	s.sweepBehind(r.sweep) // its progress moved to the page's newest entry
