@@ -76,9 +76,9 @@ type stream struct {
 	// readThrough is when the last live read that reached the end started: it has read everything before
 	// then, even where no entry moved the frontier that far (a quiet stream).
 	readThrough time.Time
-	// liveFrom is where the live read under way started, zero between live reads.
-	liveFrom time.Time
-	dirty    bool // a save failed: try again at shutdown
+	// liveFrom and liveStarted are where and when the live read under way started, zero between live reads.
+	liveFrom, liveStarted time.Time
+	dirty                 bool // a save failed: try again at shutdown
 	// pending holds the ids without a usable time that a read is delivering right now.
 	pending map[uint64]struct{}
 	// The catch-up workers: how many run, their group, how to stop them, and the first error one met.
@@ -225,11 +225,11 @@ func (s *stream) pollLive(ctx context.Context) error {
 	// Entries older than the query asked for are not its own (a start bound rounded down serves some): the
 	// sweeps are what read late arrivals. Ids that old may have been pruned from the position.
 	r := &reader{from: laterOf(s.pos.Floor, from)}
-	s.liveFrom = from
+	s.liveFrom, s.liveStarted = from, started
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.liveFrom = time.Time{}
+		s.liveFrom, s.liveStarted = time.Time{}, time.Time{}
 		s.mu.Unlock()
 	}()
 

@@ -110,7 +110,9 @@ func (s *stream) sweepBehind(rd read) {
 	s.mu.Lock()
 	from, to, _ := s.due(rd)
 	if !s.liveFrom.IsZero() && !from.Before(s.liveFrom) {
-		to = from // the live read under way reads this time late enough to count as the sweep's read (credit)
+		// The live read under way reads the time before its start less the lag late enough to count as the
+		// sweep's read of it (credit): only what comes after is owed.
+		from = laterOf(from, s.liveStarted.Add(-s.lag(rd)))
 	}
 	s.mu.Unlock()
 	s.noteBehind(rd, to.Sub(from)-s.cfg.sweepInterval)
