@@ -268,7 +268,8 @@ func (s *stream) prune() {
 func (s *stream) planCatchUp(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	to := s.now().Add(-s.cfg.window)
+	// On a whole millisecond, as the API's end bound is: the live read owns what follows.
+	to := s.now().Add(-s.cfg.window).Truncate(time.Millisecond)
 	if to.Sub(laterOf(s.pos.Frontier, s.readThrough)) <= s.cfg.catchUpAfter {
 		return // a quiet stream is not behind: the live read has read through its last start
 	}
@@ -368,19 +369,22 @@ func (s *stream) readSlice(ctx context.Context, sl *slice) error {
 	return nil
 }
 
-// planSlices splits [from, to) into up to n slices of at least minSliceSpan.
+// planSlices splits [from, to) into up to n slices of at least minSliceSpan. The slices meet on whole
+// milliseconds: the API takes its end bound in milliseconds, so a slice ending inside one would leave the
+// entries of that millisecond to neither slice.
 func planSlices(from, to time.Time, n int) []*slice {
 	span := to.Sub(from)
 	n = max(1, min(n, int(span/minSliceSpan)))
 	step := span / time.Duration(n)
 	out := make([]*slice, n)
+	start := from
 	for i := range out {
-		start := from.Add(time.Duration(i) * step)
-		end := start.Add(step)
-		if i == n-1 {
-			end = to
+		end := to
+		if i < n-1 {
+			end = from.Add(time.Duration(i+1) * step).Truncate(time.Millisecond)
 		}
 		out[i] = &slice{Start: start, End: end, Progress: start}
+		start = end
 	}
 	return out
 }

@@ -111,7 +111,10 @@ func (s *stream) due(rd read) (from, to time.Time, ok bool) {
 		return from, to, false
 	}
 	from = laterOf(*s.swept(rd), s.pos.Floor)
-	to = earlierOf(s.now().Add(-s.lag(rd)), laterOf(s.pos.Frontier, s.readThrough))
+	// The API takes the end bound in whole milliseconds and excludes it: a chunk ending inside a millisecond
+	// would be read short of its end, and the next chunk, starting there, would not own that millisecond's
+	// entries.
+	to = earlierOf(s.now().Add(-s.lag(rd)), laterOf(s.pos.Frontier, s.readThrough)).Truncate(time.Millisecond)
 	if !to.After(from) || to.Sub(from) < s.cfg.sweepInterval {
 		return from, to, false
 	}
