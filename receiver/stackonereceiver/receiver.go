@@ -448,6 +448,19 @@ func (r *stackoneReceiver) registerGauges() error {
 			}
 			return nil
 		}),
+		r.telemetry.RegisterReceiverStackonePositionUnsavedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			if !r.leading.Load() {
+				return nil
+			}
+			for _, s := range r.streams {
+				unsaved := int64(0)
+				if s.unsaved.Load() {
+					unsaved = 1
+				}
+				o.Observe(unsaved, s.tel.attrs)
+			}
+			return nil
+		}),
 		r.telemetry.RegisterReceiverStackoneStreamDisabledCallback(func(_ context.Context, o metric.Int64Observer) error {
 			for _, s := range r.streams {
 				disabled := int64(0)

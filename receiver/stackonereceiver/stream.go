@@ -33,6 +33,10 @@ const (
 
 var errOutOfOrder = errors.New("event times went backwards: the API did not return entries in ascending event time")
 
+// errUnsaved means a stream's position still could not be saved when its retries ran out: it reads nothing
+// further, and its next poll tries the save again.
+var errUnsaved = errors.New("the position could not be saved")
+
 // streamSettings are the parts of the configuration one stream uses.
 type streamSettings struct {
 	pollInterval  time.Duration
@@ -76,7 +80,9 @@ type stream struct {
 	// readThrough is when the last live read that reached the end started: it has read everything before
 	// then, even where no entry moved the frontier that far (a quiet stream).
 	readThrough time.Time
-	dirty       bool // a save failed: try again at shutdown
+	// dirty: the last save failed. Every reader of the stream holds before its next page until a retried save
+	// succeeds (awaitSaved), and shutdown tries once more.
+	dirty bool
 	// pending holds the ids without a usable time that a read is delivering right now.
 	pending map[uint64]struct{}
 	// The catch-up workers: how many run, their group, how to stop them, and the first error one met.
@@ -88,6 +94,7 @@ type stream struct {
 	behind   behind
 	delayNow atomic.Int64 // the near sweep's delay in nanoseconds, for the gauge
 
+	unsaved     atomic.Bool  // dirty, for the gauge
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last successful API call
 	complete    atomic.Int64 // Unix nanoseconds up to which the stream has read everything, for the lag gauge
 	disabled    atomic.Bool
@@ -123,6 +130,9 @@ func (s *stream) run(ctx context.Context) {
 				zap.String("stream", s.name), zap.Int("attempt", notFound), zap.Int("of", notFoundLimit), zap.Error(err))
 		case errors.Is(err, errAuth):
 			delay = max(delay, authRetryInterval)
+		case errors.Is(err, errUnsaved):
+			s.sampled.Error("The position still cannot be saved; this stream reads nothing further until it can, and tries again at the next poll",
+				zap.String("stream", s.name), zap.Error(err), zap.Duration("next_poll_in", delay))
 		case errors.Is(err, errOutOfOrder):
 			s.setCondition(condData, err)
 			s.log.Error("StackOne returned entries out of event-time order; this poll delivered nothing past the first step back, the position is kept and the next poll tries again",
@@ -193,6 +203,12 @@ func (s *stream) setPosition(p *position) {
 // slices end: fresh entries keep flowing during a catch-up of hours, and the live read goes first on the
 // request budget.
 func (s *stream) poll(ctx context.Context) error {
+	// Each poll tries a save that failed once more, even with retry_on_failure disabled: its reads wait for it.
+	s.mu.Lock()
+	if s.dirty {
+		s.save(ctx)
+	}
+	s.mu.Unlock()
 	s.planCatchUp(ctx)
 	s.startCatchUp(ctx)
 	err := s.pollLive(ctx)
@@ -404,9 +420,12 @@ func (r *reader) owns(t time.Time) bool {
 	return t.IsZero() || !t.Before(r.from) && (r.to.IsZero() || t.Before(r.to))
 }
 
-// read delivers one query page by page.
+// read delivers one query page by page, never ahead of a position that could not be saved.
 func (s *stream) read(ctx context.Context, r *reader, p pager) error {
 	for ctx.Err() == nil {
+		if err := s.awaitSaved(ctx); err != nil {
+			return err
+		}
 		page, more, err := p.next(ctx)
 		if err != nil {
 			return err
@@ -702,17 +721,54 @@ func (s *stream) consumeWithRetry(ctx context.Context, build func() plog.Logs, n
 	}
 }
 
-// save writes the position; s.mu must be held. A failure is counted and shows in the component status, but does
-// not stop polling: the position in memory is still right, and the next page's save writes it again.
+// save writes the position; s.mu must be held. A failure is counted, shows in the component status and the
+// position_unsaved gauge, and holds the stream's readers before their next page (awaitSaved): a restart, or the
+// next leader, resumes from the last position saved, and every page read past it would be delivered twice.
 func (s *stream) save(ctx context.Context) {
 	n, err := s.store.save(ctx, s.pos)
 	s.tel.checkpointBytes(ctx, n)
 	s.dirty = err != nil
+	s.unsaved.Store(s.dirty)
 	if err != nil {
 		s.tel.checkpointError(ctx)
-		s.sampled.Error("Could not save the position; polling continues and the next page retries the save", zap.String("stream", s.name), zap.Error(err))
+		s.sampled.Error("Could not save the position; this stream reads nothing further until a retried save succeeds (the pages already delivered stay delivered)",
+			zap.String("stream", s.name), zap.Error(err))
+		err = fmt.Errorf("%w; reading is held until a retried save succeeds: %w", errUnsaved, err)
 	}
 	s.setCondition(condStorage, err)
+}
+
+// awaitSaved returns at once while the position is saved. After a failed save it retries the save with
+// retry_on_failure's back-off until one succeeds, and fails with errUnsaved once the retries are spent: a
+// reader reads no page past a position that is not stored, so a crash or a lost lease repeats at most the page
+// each reader had delivered. The waits run without s.mu, so the other readers finish the pages they have in
+// hand, and their saves may be the one that succeeds.
+func (s *stream) awaitSaved(ctx context.Context) error {
+	s.mu.Lock()
+	dirty := s.dirty
+	s.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	a := s.retry.start()
+	for {
+		_, ok, err := a.next(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w, and the retries (retry_on_failure) are spent", errUnsaved)
+		}
+		s.mu.Lock()
+		if s.dirty {
+			s.save(ctx)
+		}
+		dirty = s.dirty
+		s.mu.Unlock()
+		if !dirty {
+			return nil
+		}
+	}
 }
 
 // saveFinal retries a failed save once more at shutdown; after a successful one there is nothing to write.
