@@ -202,6 +202,7 @@ func (r *stackoneReceiver) startStreams(ctx context.Context, store storage.Clien
 	for _, s := range r.streams {
 		s.store.client = guarded
 		s.dirty = false
+		s.unsaved.Store(false)
 		run.group.Go(func() { s.run(runCtx) })
 	}
 	r.running = run

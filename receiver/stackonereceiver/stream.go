@@ -212,8 +212,9 @@ func (s *stream) poll(ctx context.Context) error {
 	s.planCatchUp(ctx)
 	s.startCatchUp(ctx)
 	err := s.pollLive(ctx)
-	if err == nil || !errors.Is(err, errAuth) && !errors.Is(err, errStreamNotFound) {
-		// The sweeps read only time the live read has passed, so they go on while it is held up.
+	if err == nil || !errors.Is(err, errAuth) && !errors.Is(err, errStreamNotFound) && !errors.Is(err, errUnsaved) {
+		// The sweeps read only time the live read has passed, so they go on while it is held up; not while the
+		// position cannot be saved, which would hold them too.
 		err = errors.Join(err, s.sweep(ctx))
 	}
 	s.mu.Lock()
