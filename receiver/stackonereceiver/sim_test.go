@@ -28,7 +28,7 @@ import (
 // live traffic, late arrivals, faults, crashes) and runs the real receiver (streams, pacer, client, mapper,
 // position) against simAPI on simSched's clock, with a storage that can fail a write and a process that
 // crashes at random points and restarts from what was stored. Checked on every run:
-//   - every entry the API listed is delivered;
+//   - every entry the API listed is delivered, from the lookback of the first start that stored a position;
 //   - none twice, except entries of pages that were handed to the pipeline by a process that then crashed
 //     before any later position write succeeded: at most one page per reader per crash, however many writes
 //     failed before it (a reader whose save failed reads no further until a retried save succeeds);
