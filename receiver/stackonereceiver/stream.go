@@ -267,12 +267,16 @@ func (s *stream) markComplete(live time.Time) {
 
 // prune forgets the ids no read can meet again; s.mu must be held. The live read reaches back to the
 // frontier, each sweep to where it has got, an overlap earlier. The ids a catch-up slice may meet again are
-// kept too: those older than the live read's floor and not older than the oldest slice's progress.
+// kept too: those older than the live read's floor and not older than the oldest slice not done. From its
+// start, not its progress: an entry without a usable time has no place in the slice's order, so the slice may
+// be served it again (a repeated page boundary, a resumed slice) after its progress has passed its neighbours,
+// and only its id recognises it. Its page is remembered by when the live read read it, no earlier than where
+// the API lists it, or inside the range of the slice that read it.
 func (s *stream) prune() {
 	oldest := earlierOf(s.pos.Frontier, earlierOf(s.pos.Near, s.pos.Far))
 	var keepFrom time.Time
 	if len(s.pos.Slices) > 0 {
-		keepFrom = s.pos.Slices[0].Progress.Add(-2 * overlap)
+		keepFrom = s.pos.Slices[0].Start.Add(-2 * overlap)
 	}
 	s.pos.prune(oldest.Add(-2*overlap), keepFrom, s.pos.Floor)
 }
@@ -665,7 +669,9 @@ func (s *stream) advance(r *reader, cands []candidate, newest, now time.Time) {
 				sl.Tail = append(sl.Tail, c.id)
 			}
 		}
-		s.pos.addPage(timeless, now)
+		// Remembered inside the slice's range rather than by when they were read, so prune keeps them for as long
+		// as a slice not done may be served them again.
+		s.pos.addPage(timeless, earlierOf(sl.Progress, sl.End.Add(-overlap)))
 		return
 	}
 	ids := make([]uint64, len(cands))
