@@ -140,15 +140,19 @@ func (cfg *LeaderElectionConfig) validate() []error {
 			errs = append(errs, fmt.Errorf("leader_election.%s %q is not a Kubernetes name: use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (or leave it empty for the default)", n.key, n.value))
 		}
 	}
-	// The Lease stores whole seconds, and client-go needs lease_duration > renew_deadline > 1.2 x retry_period:
-	// a leader must stop before its lease can be taken, and get more than one try at renewing it.
+	// The Lease stores whole seconds, and client-go needs renew_deadline > 1.2 x retry_period. The leader stops
+	// polling renew_deadline after its last renewal, on its own clock (watchLease), and a standby may take the
+	// lease lease_duration after it; client-go's own loop ends the term up to retry_period later than that.
+	// lease_duration must exceed renew_deadline + retry_period, so both stops come before the lease can pass,
+	// with at least retry_period to spare for the calls in flight to be cancelled.
 	switch {
 	case cfg.LeaseDuration < time.Second || cfg.LeaseDuration%time.Second != 0:
 		errs = append(errs, fmt.Errorf("leader_election.lease_duration %s is invalid: use whole seconds, 1s or more (15s is a good default; a standby takes over about this long after the leader dies)", cfg.LeaseDuration))
-	case cfg.RenewDeadline <= 0 || cfg.RenewDeadline >= cfg.LeaseDuration:
-		errs = append(errs, fmt.Errorf("leader_election.renew_deadline %s must be positive and shorter than lease_duration %s: the leader must stop polling before a standby may take its lease (10s with 15s is a good default)", cfg.RenewDeadline, cfg.LeaseDuration))
 	case cfg.RetryPeriod <= 0 || cfg.RenewDeadline <= cfg.RetryPeriod*6/5:
 		errs = append(errs, fmt.Errorf("leader_election.retry_period %s must be positive and renew_deadline %s more than 1.2 times it, so a renewal gets more than one try (2s with 10s is a good default)", cfg.RetryPeriod, cfg.RenewDeadline))
+	case cfg.LeaseDuration <= cfg.RenewDeadline+cfg.RetryPeriod:
+		errs = append(errs, fmt.Errorf("leader_election.lease_duration %s must be longer than renew_deadline %s plus retry_period %s: a leader that cannot renew stops polling renew_deadline after its last renewal, and the margin to lease_duration is what keeps it from polling after a standby may take over (15s, 10s and 2s are good defaults)",
+			cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod))
 	}
 	return errs
 }

@@ -168,7 +168,12 @@ func TestValidate(t *testing.T) {
 		{name: "lease name", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().LeaseName = "Stackone_Logs" }, wantErr: "leader_election.lease_name \"Stackone_Logs\" is not a Kubernetes name"},
 		{name: "position configmap", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().PositionConfigMap = "-x" }, wantErr: "leader_election.position_configmap \"-x\" is not a Kubernetes name"},
 		{name: "lease in fractions of a second", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().LeaseDuration = 1500 * time.Millisecond }, wantErr: "leader_election.lease_duration 1.5s is invalid: use whole seconds"},
-		{name: "renew not before the lease ends", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().RenewDeadline = 15 * time.Second }, wantErr: "leader_election.renew_deadline 15s must be positive and shorter than lease_duration 15s"},
+		{name: "renew not before the lease ends", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().RenewDeadline = 15 * time.Second }, wantErr: "leader_election.lease_duration 15s must be longer than renew_deadline 15s plus retry_period 2s"},
+		{name: "no margin for a retry after the renew deadline", mutate: func(c *Config) {
+			le := c.LeaderElection.GetOrInsertDefault()
+			le.LeaseDuration, le.RenewDeadline, le.RetryPeriod = 4*time.Second, 3*time.Second, 1500*time.Millisecond
+		}, wantErr: "leader_election.lease_duration 4s must be longer than renew_deadline 3s plus retry_period 1.5s"},
+		{name: "renew deadline not positive", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().RenewDeadline = 0 }, wantErr: "leader_election.retry_period 2s must be positive and renew_deadline 0s more than 1.2 times it"},
 		{name: "retry as long as the renewal", mutate: func(c *Config) { c.LeaderElection.GetOrInsertDefault().RetryPeriod = 9 * time.Second }, wantErr: "leader_election.retry_period 9s must be positive and renew_deadline 10s more than 1.2 times it"},
 		{name: "leader election with file storage", mutate: func(c *Config) {
 			c.LeaderElection.GetOrInsertDefault()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -23,6 +25,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/metadatatest"
@@ -278,6 +283,7 @@ type flakyStorage struct {
 	mu       sync.Mutex
 	getFails int
 	setFails int
+	saves    atomic.Int64 // batches with a write that succeeded
 }
 
 type flakyClient struct {
@@ -329,7 +335,14 @@ func (c *flakyClient) Batch(ctx context.Context, ops ...*storage.Operation) erro
 			return errors.New("disk error")
 		}
 	}
-	return c.Client.Batch(ctx, ops...)
+	err := c.Client.Batch(ctx, ops...)
+	for _, op := range ops {
+		if err == nil && op.Type == storage.Set {
+			c.s.saves.Add(1)
+			break
+		}
+	}
+	return err
 }
 
 func withFlakyStorage(w *world) *flakyStorage {
@@ -339,10 +352,12 @@ func withFlakyStorage(w *world) *flakyStorage {
 	return fs
 }
 
-func TestStorageSetFailureIsCountedAndPollingContinues(t *testing.T) {
+// TestStorageSetFailureIsCountedAndRetried: the initial save and its first two retries fail; the stream reads
+// once the save has gone through, and everything arrives once.
+func TestStorageSetFailureIsCountedAndRetried(t *testing.T) {
 	w := newWorld(t, stackonefake.Options{})
 	fs := withFlakyStorage(w)
-	fs.setFails = 3 // the initial save and the first two pages
+	fs.setFails = 3
 	backlog := w.fake.GenerateRequestLogs(150, time.Now().Add(-30*time.Minute), 10*time.Second, 16)
 	sink := new(consumertest.LogsSink)
 	r := w.start(w.config(), sink)
@@ -444,4 +459,108 @@ func componenttestTelemetry(t *testing.T) *componenttest.Telemetry {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	return tel
+}
+
+// TestFailedSaveHoldsReading: a stream whose position could not be saved reads no further page until a retried
+// save succeeds, on file storage as on the leader election's ConfigMap: a restart, or the next leader, resumes
+// from the last saved position, and every page read past it would be delivered twice. The page whose save
+// failed stays delivered, and nothing is lost or repeated.
+func TestFailedSaveHoldsReading(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// start runs a receiver on the storage; failSaves makes the next n position writes fail, and saves counts
+		// the writes that succeeded.
+		start func(w *world, sink consumer.Logs) (r *run, failSaves func(n int), saves func() int64)
+	}{
+		{"file_storage", func(w *world, sink consumer.Logs) (*run, func(int), func() int64) {
+			fs := withFlakyStorage(w)
+			r := w.start(w.config(), sink)
+			return r, func(n int) {
+				fs.mu.Lock()
+				fs.setFails = n
+				fs.mu.Unlock()
+			}, fs.saves.Load
+		}},
+		{"leader_election ConfigMap", func(w *world, sink consumer.Logs) (*run, func(int), func() int64) {
+			k := newFakeKube()
+			var mu sync.Mutex
+			fails := 0
+			var saves atomic.Int64
+			k.failWith(func(a k8stesting.Action) (bool, runtime.Object, error) {
+				if a.GetVerb() != "update" || a.GetResource().Resource != "configmaps" {
+					return false, nil, nil
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if fails > 0 {
+					fails--
+					return true, nil, apierrors.NewServiceUnavailable("the API server is unavailable")
+				}
+				saves.Add(1)
+				return false, nil, nil
+			})
+			r := w.startHA(k, sink)
+			return r, func(n int) {
+				mu.Lock()
+				fails = n
+				mu.Unlock()
+			}, saves.Load
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, stackonefake.Options{})
+			backlog := w.fake.GenerateRequestLogs(150, time.Now().Add(-30*time.Minute), 10*time.Second, 21)
+			sink := new(consumertest.LogsSink)
+			var mu sync.Mutex
+			var failSaves func(int)
+			var saves func() int64
+			pages, savesBefore := 0, int64(0)
+			var readAhead []int
+			next := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if pages > 0 && saves() == savesBefore {
+					readAhead = append(readAhead, pages+1)
+				}
+				pages++
+				savesBefore = saves()
+				if pages == 1 {
+					failSaves(3) // the first page's save and two retries
+				}
+				return sink.ConsumeLogs(ctx, ld)
+			})
+			// While the reads are held, the gauge says so; the hook runs inside the save's back-off waits.
+			var running *run
+			var heldShown atomic.Bool
+			w.waitHook = func(ctx context.Context, _ time.Duration) error {
+				mu.Lock()
+				r := running
+				mu.Unlock()
+				if m, err := r.tel.GetMetric("otelcol_receiver_stackone_position_unsaved"); err == nil {
+					if g, ok := m.Data.(metricdata.Gauge[int64]); ok && len(g.DataPoints) == 1 && g.DataPoints[0].Value == 1 {
+						heldShown.Store(true)
+					}
+				}
+				return ctx.Err()
+			}
+			mu.Lock()
+			r, fail, count := tc.start(w, next)
+			running, failSaves, saves = r, fail, count
+			mu.Unlock()
+			r.awaitPoll()
+
+			mu.Lock()
+			assert.Empty(t, readAhead, "pages handed to the pipeline before the previous page's position was saved")
+			mu.Unlock()
+			requireExactlyOnce(t, idsOf(backlog, "request_id"), ids(sink))
+			metadatatest.AssertEqualReceiverStackoneCheckpointErrors(t, r.tel, []metricdata.DataPoint[int64]{{Attributes: streamAttr(), Value: 3}}, metricdatatest.IgnoreTimestamp())
+			assert.True(t, heldShown.Load(), "position_unsaved was 1 while the save was retried")
+			metadatatest.AssertEqualReceiverStackonePositionUnsaved(t, r.tel, []metricdata.DataPoint[int64]{{Attributes: streamAttr(), Value: 0}}, metricdatatest.IgnoreTimestamp())
+			statuses := w.host.statuses()
+			assert.Contains(t, statuses, componentstatus.StatusRecoverableError)
+			assert.Equal(t, componentstatus.StatusOK, statuses[len(statuses)-1])
+			assert.True(t, w.host.reported("reading is held until a retried save succeeds"), "the status says why the stream stopped reading")
+			r.stop()
+		})
+	}
 }

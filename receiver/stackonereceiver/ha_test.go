@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -28,7 +29,7 @@ func (w *world) haConfig() *Config {
 	return cfg
 }
 
-func (w *world) startHA(k *fakeKube, sink *consumertest.LogsSink) *run {
+func (w *world) startHA(k *fakeKube, sink consumer.Logs) *run {
 	w.t.Helper()
 	cfg := w.haConfig()
 	require.NoError(w.t, cfg.Validate())

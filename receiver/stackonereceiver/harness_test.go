@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,6 +54,18 @@ func (h *statusHost) statuses() []componentstatus.Status {
 		out[i] = ev.Status()
 	}
 	return out
+}
+
+// reported says whether a status event's error contained text.
+func (h *statusHost) reported(text string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ev := range h.events {
+		if ev.Err() != nil && strings.Contains(ev.Err().Error(), text) {
+			return true
+		}
+	}
+	return false
 }
 
 // world is one fake StackOne API and one storage extension, which several receivers can share over restarts.

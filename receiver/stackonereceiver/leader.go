@@ -9,6 +9,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	"go.opentelemetry.io/collector/component"
@@ -98,6 +100,9 @@ type election struct {
 	// cannot lead, and client-go's first try for the lease does not wait for retry_period: campaigning on would
 	// take the lease, give it back and take it again as fast as the Kubernetes API answers.
 	stopping func() bool
+	// now and wait are the clock the leader measures its own term by (real time unless a test sets them).
+	now  func() time.Time
+	wait func(ctx context.Context, d time.Duration) error
 }
 
 // run campaigns until ctx ends. Each round acquires the lease, leads, and releases the lease on the way out
@@ -105,13 +110,17 @@ type election struct {
 // released, only after lead has returned: a standby can never start while this replica's streams are still
 // stopping. A lost lease is not released (it is no longer held); its term ends with client-go's context.
 func (e *election) run(ctx context.Context) {
+	if e.now == nil {
+		e.now, e.wait = time.Now, sleepCtx
+	}
 	// client-go logs through klog; its logger rides in the context, so nothing process-wide changes.
 	ctx = klog.NewContext(ctx, logr.New(zapSink{log: e.log}))
+	lock := &renewals{Interface: e.lock, now: e.now}
 	for ctx.Err() == nil && (e.stopping == nil || !e.stopping()) {
 		round, release := context.WithCancel(context.WithoutCancel(ctx))
 		leading := make(chan context.Context, 1)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock:            e.lock,
+			Lock:            lock,
 			Name:            e.cfg.LeaseName,
 			LeaseDuration:   e.cfg.LeaseDuration,
 			RenewDeadline:   e.cfg.RenewDeadline,
@@ -141,14 +150,78 @@ func (e *election) run(ctx context.Context) {
 		case leadCtx := <-leading:
 			term, endTerm := context.WithCancel(leadCtx)
 			stopping := context.AfterFunc(ctx, endTerm)
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				e.watchLease(term, lock, endTerm)
+			}()
 			e.lead(term, endTerm)
 			stopping()
 			endTerm()
+			<-watched
 		case <-done:
 		case <-ctx.Done():
 		}
 		release()
 		<-done
+	}
+}
+
+// watchLease ends the term once renew_deadline has passed since the last successful renewal, on this
+// replica's own clock. client-go ends it only when a round of renewals gives up, and a round starts
+// retry_period after the last success and lasts renew_deadline: up to retry_period + renew_deadline after the
+// last renewal, which can be after a standby may take the lease. A standby may take it lease_duration after it
+// saw that renewal, and it sees it no earlier than it was sent, so a leader that stops renew_deadline after
+// sending it stops at least lease_duration - renew_deadline before anyone else can lead.
+func (e *election) watchLease(ctx context.Context, lock *renewals, endTerm func()) {
+	for {
+		last := lock.last()
+		left := last.Add(e.cfg.RenewDeadline).Sub(e.now())
+		if left <= 0 {
+			e.log.Warn("The lease was not renewed within renew_deadline: this replica stops polling before the lease can expire, and campaigns again",
+				zap.Duration("renew_deadline", e.cfg.RenewDeadline), zap.Time("last_renewal", last))
+			endTerm()
+			return
+		}
+		if e.wait(ctx, left) != nil {
+			return
+		}
+	}
+}
+
+// renewals is the lock as client-go uses it, noting when this replica last wrote the Lease as its holder.
+type renewals struct {
+	resourcelock.Interface
+	now func() time.Time
+	// sent is when the last successful write naming this replica the holder was sent: the API server wrote it
+	// no earlier, so no standby counts the lease from an earlier time.
+	sent atomic.Pointer[time.Time]
+}
+
+func (l *renewals) last() time.Time {
+	if t := l.sent.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
+}
+
+func (l *renewals) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	sent := l.now()
+	err := l.Interface.Create(ctx, ler)
+	l.note(ler, sent, err)
+	return err
+}
+
+func (l *renewals) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	sent := l.now()
+	err := l.Interface.Update(ctx, ler)
+	l.note(ler, sent, err)
+	return err
+}
+
+func (l *renewals) note(ler resourcelock.LeaderElectionRecord, sent time.Time, err error) {
+	if err == nil && ler.HolderIdentity == l.Identity() {
+		l.sent.Store(&sent)
 	}
 }
 

@@ -298,3 +298,85 @@ func TestNewKubeAPI(t *testing.T) {
 	_, err = newKubeAPI(&LeaderElectionConfig{AuthType: authServiceAccount}, "test-agent")
 	require.ErrorContains(t, err, "use auth_type kubeConfig outside Kubernetes")
 }
+
+// manualClock is a clock that moves only when the test says: the leader's own measure of its term, while
+// client-go's renewals run on real time.
+type manualClock struct {
+	mu    sync.Mutex
+	at    time.Time
+	moved chan struct{} // closed and replaced on every move
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{at: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), moved: make(chan struct{})}
+}
+
+func (c *manualClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *manualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = c.at.Add(d)
+	close(c.moved)
+	c.moved = make(chan struct{})
+}
+
+// wait returns once the clock has moved d on, or ctx ends.
+func (c *manualClock) wait(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	until := c.at.Add(d)
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		at, moved := c.at, c.moved
+		c.mu.Unlock()
+		if !at.Before(until) {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// TestElectionLeaderStopsOnItsOwnClock: a leader cut off from the API stops leading once renew_deadline has
+// passed on its own clock since its last renewal, however long client-go's renewals would go on trying. Here
+// client-go's renewals (on real time) would go on for far longer than the test waits, so only the leader's own
+// clock can end the term.
+func TestElectionLeaderStopsOnItsOwnClock(t *testing.T) {
+	k := newFakeKube()
+	ev := newEvents()
+	clock := newManualClock()
+	renew := 2 * electionTimeout
+	cfg := electionConfig(2*renew, renew, 100*time.Millisecond)
+	c := &contender{done: make(chan struct{})}
+	c.lock = &partitionedLock{Interface: newLeaseLock(k.api(), testNamespace, "lock", "a", func(error) {})}
+	e := &election{cfg: cfg, lock: c.lock, identity: "a", log: zaptest.NewLogger(t), now: clock.now, wait: clock.wait,
+		lead: func(ctx context.Context, _ func()) {
+			ev.add("a leads")
+			<-ctx.Done()
+			ev.add("a stops")
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go func() {
+		defer close(c.done)
+		e.run(ctx)
+	}()
+	defer c.stop()
+	ev.await(t, "a leads")
+
+	c.lock.down.Store(true)
+	// A renewal sent before the cut may still land: it was sent no later than now, so the deadline counts from
+	// no later than now.
+	clock.advance(renew)
+	ev.await(t, "a stops")
+	require.Equal(t, []string{"a leads", "a stops"}, ev.all()[:2])
+}

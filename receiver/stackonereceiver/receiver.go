@@ -202,6 +202,7 @@ func (r *stackoneReceiver) startStreams(ctx context.Context, store storage.Clien
 	for _, s := range r.streams {
 		s.store.client = guarded
 		s.dirty = false
+		s.unsaved.Store(false)
 		run.group.Go(func() { s.run(runCtx) })
 	}
 	r.running = run
@@ -445,6 +446,19 @@ func (r *stackoneReceiver) registerGauges() error {
 				if ns := s.lastSuccess.Load(); ns > 0 {
 					o.Observe(float64(ns)/1e9, s.tel.attrs)
 				}
+			}
+			return nil
+		}),
+		r.telemetry.RegisterReceiverStackonePositionUnsavedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			if !r.leading.Load() {
+				return nil
+			}
+			for _, s := range r.streams {
+				unsaved := int64(0)
+				if s.unsaved.Load() {
+					unsaved = 1
+				}
+				o.Observe(unsaved, s.tel.attrs)
 			}
 			return nil
 		}),

@@ -52,6 +52,10 @@ type simFaults struct {
 	// refuse is the pipeline's chance of refusing a page (memory_limiter), storeFail a storage write's chance
 	// of failing, crashAtWrite the chance that the process dies inside a storage write.
 	refuse, storeFail, crashAtWrite float64
+	// storeOutage is a storage write's chance of starting an outage: every call fails for up to two minutes,
+	// and half the time the process dies as it ends, as a leader does whose term ends while the Kubernetes
+	// API is down. Crashes drawn at random rarely meet a stretch of failed writes; this one always does.
+	storeOutage float64
 }
 
 // simFeed is one stream's entries in the API's order.

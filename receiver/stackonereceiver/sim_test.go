@@ -2,6 +2,7 @@ package stackonereceiver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,10 +28,10 @@ import (
 // live traffic, late arrivals, faults, crashes) and runs the real receiver (streams, pacer, client, mapper,
 // position) against simAPI on simSched's clock, with a storage that can fail a write and a process that
 // crashes at random points and restarts from what was stored. Checked on every run:
-//   - every entry the API listed is delivered;
+//   - every entry the API listed is delivered, from the lookback of the first start that stored a position;
 //   - none twice, except entries of pages that were handed to the pipeline by a process that then crashed
-//     before any later position write succeeded (at most one page per reader per crash when no write
-//     failed);
+//     before any later position write succeeded: at most one page per reader per crash, however many writes
+//     failed before it (a reader whose save failed reads no further until a retried save succeeds);
 //   - what one position write stores is bounded by the page, never by the volume read;
 //   - in a run without faults, crashes or downtime, every entry arrives within the bound the sweeps promise
 //     (simBound), whatever the lateness: short, a long tail, bursts indexed at once, or a sudden jump.
@@ -148,6 +149,7 @@ func drawScenario(seed uint64, s *simSched) simScenario {
 		expire: level, repeat: []float64{0, 0.3, 0.7}[s.intn(3)],
 		cursorTTL: time.Duration(10+s.intn(300)) * time.Second,
 		refuse:    level, storeFail: level / 2, crashAtWrite: []float64{0, 0.002, 0.01}[s.intn(3)],
+		storeOutage: level / 5,
 	}
 	return sc
 }
@@ -199,6 +201,9 @@ type simWorld struct {
 	seq        int // orders deliveries and position writes
 	deliveries []*simDelivery
 	incs       []*simIncarnation
+	// crashes are the times the running process dies, earliest first: drawn at the start, and added when a
+	// storage outage ends in one.
+	crashes []time.Time
 }
 
 // simIncarnation is one process of the receiver, from start to crash.
@@ -228,7 +233,7 @@ func runSimulation(seed uint64, logf func(string, ...any)) (res simResult) {
 	sc := drawScenario(seed, s)
 	res.scenario = "scenario: " + sc.String()
 	w := &simWorld{s: s, sc: sc, api: &simAPI{s: s, logf: logf, faults: sc.faults, camel: sc.camel, endInclusive: s.chance(0.5), roundStart: s.chance(0.3), feeds: map[string]*simFeed{}}, logf: logf}
-	w.store = &simStorage{w: w, data: map[string][]byte{}, pageSize: sc.pageSize}
+	w.store = &simStorage{w: w, data: map[string][]byte{}, pageSize: sc.pageSize, begins: map[string]time.Time{}}
 	if logf != nil {
 		logf("%s", res.scenario)
 	}
@@ -242,7 +247,8 @@ func runSimulation(seed uint64, logf func(string, ...any)) (res simResult) {
 		crashes = append(crashes, start.Add(time.Duration(s.rng.Int64N(int64(end.Sub(start))))))
 	}
 	slices.SortFunc(crashes, time.Time.Compare)
-	err := w.drive(crashes, end)
+	w.crashes = crashes
+	err := w.drive(end)
 	res.calls, res.crashes, res.simTime = w.api.calls, len(w.incs)-1, s.clock().Sub(start)
 	res.maxWrite = w.store.maxWrite
 	if err == nil && len(s.panics) > 0 {
@@ -376,7 +382,7 @@ func (w *simWorld) count() int {
 
 // drive runs incarnations of the receiver: each until its crash (a drawn time, or a storage write that
 // decided to crash), then the next after some downtime, until every entry is delivered or an hour past end.
-func (w *simWorld) drive(crashes []time.Time, end time.Time) error {
+func (w *simWorld) drive(end time.Time) error {
 	s := w.s
 	inc, err := w.startIncarnation()
 	if err != nil {
@@ -386,8 +392,8 @@ func (w *simWorld) drive(crashes []time.Time, end time.Time) error {
 		// However long the last downtime, the last process gets an hour to deliver everything.
 		giveUp := laterOf(end, inc.started).Add(time.Hour)
 		horizon := end
-		if len(crashes) > 0 {
-			horizon = crashes[0]
+		if len(w.crashes) > 0 {
+			horizon = w.crashes[0]
 		} else if !s.clock().Before(end) {
 			if w.allDelivered() || !s.clock().Before(giveUp) {
 				return w.crash(inc, "end of run")
@@ -398,8 +404,8 @@ func (w *simWorld) drive(crashes []time.Time, end time.Time) error {
 			return err
 		}
 		crashNow := inc.dead
-		if len(crashes) > 0 && !s.clock().Before(crashes[0]) {
-			crashes = crashes[1:]
+		if len(w.crashes) > 0 && !s.clock().Before(w.crashes[0]) {
+			w.crashes = w.crashes[1:]
 			crashNow = true
 		}
 		if !crashNow {
@@ -496,7 +502,7 @@ func (w *simWorld) crash(inc *simIncarnation, why string) error {
 // sharing the budget with it).
 func (w *simWorld) checkFreshness(first map[string]time.Time) error {
 	f := w.sc.faults
-	if len(w.incs) > 1 || f.rateLimited+f.unavailable+f.cut+f.timeout+f.expire+f.refuse+f.storeFail+f.crashAtWrite > 0 ||
+	if len(w.incs) > 1 || f.rateLimited+f.unavailable+f.cut+f.timeout+f.expire+f.refuse+f.storeFail+f.crashAtWrite+f.storeOutage > 0 ||
 		len(w.sc.streams) > 1 || w.sc.lookback > defaultCatchUpAfter+defaultWindow {
 		return nil
 	}
@@ -527,14 +533,21 @@ func (w *simWorld) allDelivered() bool {
 			got[id] = true
 		}
 	}
-	for _, f := range w.api.feeds {
+	for path, f := range w.api.feeds {
 		for _, e := range f.entries {
-			if !got[e.id] {
+			if !got[e.id] && w.owed(path, e) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// owed says whether the receiver must deliver e of the feed at path. initial_lookback counts from the start
+// whose position was first stored: a process that crashed before any save leaves nothing to resume, and the
+// next one looks back from its own start.
+func (w *simWorld) owed(path string, e *simEntry) bool {
+	return !e.sortAt.Before(w.store.begins[path])
 }
 
 // check verifies the invariants over the whole run.
@@ -559,9 +572,9 @@ func (w *simWorld) check() (dups int, err error) {
 		}
 	}
 	var missing []string
-	for _, f := range w.api.feeds {
+	for path, f := range w.api.feeds {
 		for _, e := range f.entries {
-			if times[e.id] == 0 {
+			if times[e.id] == 0 && w.owed(path, e) {
 				missing = append(missing, fmt.Sprintf("%s (event %s, listed from %s)", e.id, e.at.Format(time.TimeOnly+".000"), e.visible.Format(time.TimeOnly+".000")))
 			}
 		}
@@ -594,7 +607,7 @@ func (w *simWorld) check() (dups int, err error) {
 	}
 	readers := len(w.sc.streams) * (w.sc.concurrency + 1) // the live read runs beside the catch-up
 	for inc, n := range unsaved {
-		if inc.failedAt == 0 && n > readers && inc != w.incs[len(w.incs)-1] {
+		if n > readers && inc != w.incs[len(w.incs)-1] {
 			errs = append(errs, fmt.Errorf("process #%d crashed with %d pages in flight, more than its %d readers", inc.n, n, readers))
 		}
 	}
@@ -661,6 +674,10 @@ type simStorage struct {
 	pageSize int
 	maxWrite int
 	err      error
+	// downUntil ends the current outage.
+	downUntil time.Time
+	// begins is, per stream's path, the earliest time the first stored position covers.
+	begins map[string]time.Time
 }
 
 func (st *simStorage) Get(ctx context.Context, key string) ([]byte, error) {
@@ -692,6 +709,26 @@ func (st *simStorage) Batch(_ context.Context, ops ...*storage.Operation) error 
 		}
 	}
 	f := w.sc.faults
+	if now := w.s.clock(); now.Before(st.downUntil) || writes > 0 && w.s.chance(f.storeOutage) {
+		if !now.Before(st.downUntil) {
+			st.downUntil = now.Add(time.Duration(5+w.s.intn(115)) * time.Second)
+			if w.s.chance(0.5) {
+				w.crashes = append(w.crashes, st.downUntil)
+				slices.SortFunc(w.crashes, time.Time.Compare)
+				w.s.mu.Lock()
+				w.s.stop = true // the driver's horizon may lie past the new crash
+				w.s.mu.Unlock()
+			}
+			if w.logf != nil {
+				w.logf("%s: storage down until %s", now.Format(time.TimeOnly+".000"), st.downUntil.Format(time.TimeOnly+".000"))
+			}
+		}
+		if writes > 0 {
+			w.seq++
+			p.inc.failedAt = w.seq
+		}
+		return errors.New("sim: storage unavailable")
+	}
 	if w.s.chance(f.storeFail) {
 		if writes > 0 {
 			w.seq++
@@ -722,8 +759,11 @@ func (st *simStorage) Batch(_ context.Context, ops ...*storage.Operation) error 
 				if limit := 8 + 8*(st.pageSize+3); len(op.Value) > limit && st.err == nil {
 					st.err = fmt.Errorf("a page record of %d bytes, over the %d of one page", len(op.Value), limit)
 				}
-			} else if len(op.Value) > 16<<10 && st.err == nil {
-				st.err = fmt.Errorf("a position header of %d bytes: it must not grow with the volume read", len(op.Value))
+			} else {
+				if len(op.Value) > 16<<10 && st.err == nil {
+					st.err = fmt.Errorf("a position header of %d bytes: it must not grow with the volume read", len(op.Value))
+				}
+				st.noteBegin(op.Key, op.Value)
 			}
 		case storage.Delete:
 			delete(st.data, op.Key)
@@ -746,6 +786,27 @@ func (st *simStorage) Batch(_ context.Context, ops ...*storage.Operation) error 
 		w.s.mu.Unlock()
 	}
 	return nil
+}
+
+// noteBegin remembers where the first position stored for a stream begins.
+func (st *simStorage) noteBegin(key string, header []byte) {
+	path := simStreams[strings.TrimPrefix(key, "position.")].path
+	if _, ok := st.begins[path]; ok {
+		return
+	}
+	var h storedHeader
+	h.position = &position{}
+	if err := json.Unmarshal(header, &h); err != nil {
+		if st.err == nil {
+			st.err = fmt.Errorf("an unreadable position header: %v", err)
+		}
+		return
+	}
+	begin := earlierOf(h.Floor, h.Frontier)
+	for _, sl := range h.Slices {
+		begin = earlierOf(begin, sl.Start)
+	}
+	st.begins[path] = begin
 }
 
 // simHost is the collector host of the simulation: its only extension is the storage.

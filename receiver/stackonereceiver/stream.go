@@ -33,6 +33,10 @@ const (
 
 var errOutOfOrder = errors.New("event times went backwards: the API did not return entries in ascending event time")
 
+// errUnsaved means a stream's position still could not be saved when its retries ran out: it reads nothing
+// further, and its next poll tries the save again.
+var errUnsaved = errors.New("the position could not be saved")
+
 // streamSettings are the parts of the configuration one stream uses.
 type streamSettings struct {
 	pollInterval  time.Duration
@@ -78,7 +82,9 @@ type stream struct {
 	readThrough time.Time
 	// liveFrom and liveStarted are where and when the live read under way started, zero between live reads.
 	liveFrom, liveStarted time.Time
-	dirty                 bool // a save failed: try again at shutdown
+	// dirty: the last save failed. Every reader of the stream holds before its next page until a retried save
+	// succeeds (awaitSaved), and shutdown tries once more.
+	dirty bool
 	// pending holds the ids without a usable time that a read is delivering right now.
 	pending map[uint64]struct{}
 	// The catch-up workers: how many run, their group, how to stop them, and the first error one met.
@@ -90,6 +96,7 @@ type stream struct {
 	behind   behind
 	delayNow atomic.Int64 // the near sweep's delay in nanoseconds, for the gauge
 
+	unsaved     atomic.Bool  // dirty, for the gauge
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last successful API call
 	complete    atomic.Int64 // Unix nanoseconds up to which the stream has read everything, for the lag gauge
 	disabled    atomic.Bool
@@ -125,6 +132,9 @@ func (s *stream) run(ctx context.Context) {
 				zap.String("stream", s.name), zap.Int("attempt", notFound), zap.Int("of", notFoundLimit), zap.Error(err))
 		case errors.Is(err, errAuth):
 			delay = max(delay, authRetryInterval)
+		case errors.Is(err, errUnsaved):
+			s.sampled.Error("The position still cannot be saved; this stream reads nothing further until it can, and tries again at the next poll",
+				zap.String("stream", s.name), zap.Error(err), zap.Duration("next_poll_in", delay))
 		case errors.Is(err, errOutOfOrder):
 			s.setCondition(condData, err)
 			s.log.Error("StackOne returned entries out of event-time order; this poll delivered nothing past the first step back, the position is kept and the next poll tries again",
@@ -197,9 +207,18 @@ func (s *stream) setPosition(p *position) {
 // during a catch-up of hours, and the live read goes first on the request budget. Each read goes on while
 // another is held up (a sweep reads only time the live read has passed), but for a rejected key or a 404.
 func (s *stream) poll(ctx context.Context) error {
+	// Each poll tries a save that failed once more, even with retry_on_failure disabled: its reads wait for it.
+	s.mu.Lock()
+	if s.dirty {
+		s.save(ctx)
+	}
+	s.mu.Unlock()
 	s.planCatchUp(ctx)
 	s.startCatchUp(ctx)
-	stop := func(err error) bool { return errors.Is(err, errAuth) || errors.Is(err, errStreamNotFound) }
+	// A position that cannot be saved holds every read (awaitSaved): the others would only wait on it too.
+	stop := func(err error) bool {
+		return errors.Is(err, errAuth) || errors.Is(err, errStreamNotFound) || errors.Is(err, errUnsaved)
+	}
 	near, err := s.sweep(ctx, readNear, false)
 	if !stop(err) {
 		err = errors.Join(err, s.pollLive(ctx))
@@ -265,12 +284,16 @@ func (s *stream) markComplete(live time.Time) {
 
 // prune forgets the ids no read can meet again; s.mu must be held. The live read reaches back to the
 // frontier, each sweep to where it has got, an overlap earlier. The ids a catch-up slice may meet again are
-// kept too: those older than the live read's floor and not older than the oldest slice's progress.
+// kept too: those older than the live read's floor and not older than the oldest slice not done. From its
+// start, not its progress: an entry without a usable time has no place in the slice's order, so the slice may
+// be served it again (a repeated page boundary, a resumed slice) after its progress has passed its neighbours,
+// and only its id recognises it. Its page is remembered by when the live read read it, no earlier than where
+// the API lists it, or inside the range of the slice that read it.
 func (s *stream) prune() {
 	oldest := earlierOf(s.pos.Frontier, earlierOf(s.pos.Near, s.pos.Far))
 	var keepFrom time.Time
 	if len(s.pos.Slices) > 0 {
-		keepFrom = s.pos.Slices[0].Progress.Add(-2 * overlap)
+		keepFrom = s.pos.Slices[0].Start.Add(-2 * overlap)
 	}
 	s.pos.prune(oldest.Add(-2*overlap), keepFrom, s.pos.Floor)
 }
@@ -283,7 +306,8 @@ func (s *stream) prune() {
 func (s *stream) planCatchUp(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	to := s.now().Add(-s.cfg.window)
+	// On a whole millisecond, as the API's end bound is: the live read owns what follows.
+	to := s.now().Add(-s.cfg.window).Truncate(time.Millisecond)
 	if to.Sub(laterOf(s.pos.Frontier, s.readThrough)) <= s.cfg.catchUpAfter {
 		return // a quiet stream is not behind: the live read has read through its last start
 	}
@@ -383,19 +407,22 @@ func (s *stream) readSlice(ctx context.Context, sl *slice) error {
 	return nil
 }
 
-// planSlices splits [from, to) into up to n slices of at least minSliceSpan.
+// planSlices splits [from, to) into up to n slices of at least minSliceSpan. The slices meet on whole
+// milliseconds: the API takes its end bound in milliseconds, so a slice ending inside one would leave the
+// entries of that millisecond to neither slice.
 func planSlices(from, to time.Time, n int) []*slice {
 	span := to.Sub(from)
 	n = max(1, min(n, int(span/minSliceSpan)))
 	step := span / time.Duration(n)
 	out := make([]*slice, n)
+	start := from
 	for i := range out {
-		start := from.Add(time.Duration(i) * step)
-		end := start.Add(step)
-		if i == n-1 {
-			end = to
+		end := to
+		if i < n-1 {
+			end = from.Add(time.Duration(i+1) * step).Truncate(time.Millisecond)
 		}
 		out[i] = &slice{Start: start, End: end, Progress: start}
+		start = end
 	}
 	return out
 }
@@ -415,9 +442,12 @@ func (r *reader) owns(t time.Time) bool {
 	return t.IsZero() || !t.Before(r.from) && (r.to.IsZero() || t.Before(r.to))
 }
 
-// read delivers one query page by page.
+// read delivers one query page by page, never ahead of a position that could not be saved.
 func (s *stream) read(ctx context.Context, r *reader, p pager) error {
 	for ctx.Err() == nil {
+		if err := s.awaitSaved(ctx); err != nil {
+			return err
+		}
 		page, more, err := p.next(ctx)
 		if err != nil {
 			return err
@@ -656,7 +686,9 @@ func (s *stream) advance(r *reader, cands []candidate, newest, now time.Time) {
 				sl.Tail = append(sl.Tail, c.id)
 			}
 		}
-		s.pos.addPage(timeless, now)
+		// Remembered inside the slice's range rather than by when they were read, so prune keeps them for as long
+		// as a slice not done may be served them again.
+		s.pos.addPage(timeless, earlierOf(sl.Progress, sl.End.Add(-overlap)))
 		return
 	}
 	ids := make([]uint64, len(cands))
@@ -713,17 +745,54 @@ func (s *stream) consumeWithRetry(ctx context.Context, build func() plog.Logs, n
 	}
 }
 
-// save writes the position; s.mu must be held. A failure is counted and shows in the component status, but does
-// not stop polling: the position in memory is still right, and the next page's save writes it again.
+// save writes the position; s.mu must be held. A failure is counted, shows in the component status and the
+// position_unsaved gauge, and holds the stream's readers before their next page (awaitSaved): a restart, or the
+// next leader, resumes from the last position saved, and every page read past it would be delivered twice.
 func (s *stream) save(ctx context.Context) {
 	n, err := s.store.save(ctx, s.pos)
 	s.tel.checkpointBytes(ctx, n)
 	s.dirty = err != nil
+	s.unsaved.Store(s.dirty)
 	if err != nil {
 		s.tel.checkpointError(ctx)
-		s.sampled.Error("Could not save the position; polling continues and the next page retries the save", zap.String("stream", s.name), zap.Error(err))
+		s.sampled.Error("Could not save the position; this stream reads nothing further until a retried save succeeds (the pages already delivered stay delivered)",
+			zap.String("stream", s.name), zap.Error(err))
+		err = fmt.Errorf("%w; reading is held until a retried save succeeds: %w", errUnsaved, err)
 	}
 	s.setCondition(condStorage, err)
+}
+
+// awaitSaved returns at once while the position is saved. After a failed save it retries the save with
+// retry_on_failure's back-off until one succeeds, and fails with errUnsaved once the retries are spent: a
+// reader reads no page past a position that is not stored, so a crash or a lost lease repeats at most the page
+// each reader had delivered. The waits run without s.mu, so the other readers finish the pages they have in
+// hand, and their saves may be the one that succeeds.
+func (s *stream) awaitSaved(ctx context.Context) error {
+	s.mu.Lock()
+	dirty := s.dirty
+	s.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	a := s.retry.start()
+	for {
+		_, ok, err := a.next(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w, and the retries (retry_on_failure) are spent", errUnsaved)
+		}
+		s.mu.Lock()
+		if s.dirty {
+			s.save(ctx)
+		}
+		dirty = s.dirty
+		s.mu.Unlock()
+		if !dirty {
+			return nil
+		}
+	}
 }
 
 // saveFinal retries a failed save once more at shutdown; after a successful one there is nothing to write.

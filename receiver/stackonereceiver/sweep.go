@@ -135,6 +135,10 @@ func (s *stream) due(rd read) (from, to time.Time, ok bool) {
 		// near sweep's, taken for entries later than the indexing delay.
 		to = earlierOf(to, s.pos.Near)
 	}
+	// The API takes the end bound in whole milliseconds and excludes it: a chunk ending inside a millisecond
+	// would be read short of its end, and the next chunk, starting there, would not own that millisecond's
+	// entries.
+	to = to.Truncate(time.Millisecond)
 	if !to.After(from) || to.Sub(from) < s.cfg.sweepInterval {
 		return from, to, false
 	}

@@ -42,6 +42,7 @@ type TelemetryBuilder struct {
 	ReceiverStackoneLeaderElectionErrors metric.Int64Counter
 	ReceiverStackonePageSizeReductions   metric.Int64Counter
 	ReceiverStackonePagesFetched         metric.Int64Counter
+	ReceiverStackonePositionUnsaved      metric.Int64ObservableGauge
 	ReceiverStackoneRecordsDropped       metric.Int64Counter
 	ReceiverStackoneRecordsEmitted       metric.Int64Counter
 	ReceiverStackoneRetries              metric.Int64Counter
@@ -128,6 +129,21 @@ func (builder *TelemetryBuilder) RegisterReceiverStackoneLeaderCallback(cb metri
 		cb(ctx, &observerInt64{inst: builder.ReceiverStackoneLeader, obs: o})
 		return nil
 	}, builder.ReceiverStackoneLeader)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverStackonePositionUnsavedCallback sets callback for observable ReceiverStackonePositionUnsaved metric.
+func (builder *TelemetryBuilder) RegisterReceiverStackonePositionUnsavedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverStackonePositionUnsaved, obs: o})
+		return nil
+	}, builder.ReceiverStackonePositionUnsaved)
 	if err != nil {
 		return err
 	}
@@ -287,6 +303,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_stackone_pages_fetched",
 		metric.WithDescription("Pages of log entries read from the StackOne API, by read; the near and far sweeps' pages are what finding late entries costs. [Alpha]"),
 		metric.WithUnit("{page}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackonePositionUnsaved, err = builder.meter.Int64ObservableGauge(
+		"otelcol_receiver_stackone_position_unsaved",
+		metric.WithDescription("1 while a stream's position could not be saved (storage or the position ConfigMap refuses writes), else 0. The stream reads no further page until a retried save succeeds, so a restart or a new leader repeats at most the page each reader had delivered; the component status names the storage error. [Alpha]"),
+		metric.WithUnit("1"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneRecordsDropped, err = builder.meter.Int64Counter(

@@ -235,6 +235,20 @@ func AssertEqualReceiverStackonePagesFetched(t *testing.T, tt *componenttest.Tel
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualReceiverStackonePositionUnsaved(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_stackone_position_unsaved",
+		Description: "1 while a stream's position could not be saved (storage or the position ConfigMap refuses writes), else 0. The stream reads no further page until a retried save succeeds, so a restart or a new leader repeats at most the page each reader had delivered; the component status names the storage error. [Alpha]",
+		Unit:        "1",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_receiver_stackone_position_unsaved")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualReceiverStackoneRecordsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_stackone_records_dropped",
