@@ -126,14 +126,19 @@ func campaign(t *testing.T, k *fakeKube, cfg LeaderElectionConfig, name string, 
 			ev.add(name + " stops")
 		},
 	}
+	c.start(e)
+	t.Cleanup(c.stop)
+	return c
+}
+
+// start runs the election until stop.
+func (c *contender) start(e *election) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	go func() {
 		defer close(c.done)
 		e.run(ctx)
 	}()
-	t.Cleanup(c.stop)
-	return c
 }
 
 // stop leaves the election gracefully: the lease is released on the way out.
@@ -216,12 +221,7 @@ func TestElectionEndTerm(t *testing.T) {
 			ev.add("a stops")
 		},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	go func() {
-		defer close(c.done)
-		e.run(ctx)
-	}()
+	c.start(e)
 	defer c.stop()
 	ev.await(t, "a leads")
 	campaign(t, k, cfg, "b", ev)
@@ -364,12 +364,7 @@ func TestElectionLeaderStopsOnItsOwnClock(t *testing.T) {
 			ev.add("a stops")
 		},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	go func() {
-		defer close(c.done)
-		e.run(ctx)
-	}()
+	c.start(e)
 	defer c.stop()
 	ev.await(t, "a leads")
 

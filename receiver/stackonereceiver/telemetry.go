@@ -14,10 +14,16 @@ type streamTelemetry struct {
 	tb     *metadata.TelemetryBuilder
 	stream string
 	attrs  metric.MeasurementOption
+	// reads are the attributes with each read too, built once: pages are counted on every call.
+	reads [numReads]metric.MeasurementOption
 }
 
 func newStreamTelemetry(tb *metadata.TelemetryBuilder, stream string) streamTelemetry {
-	return streamTelemetry{tb: tb, stream: stream, attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("stream", stream)))}
+	t := streamTelemetry{tb: tb, stream: stream, attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("stream", stream)))}
+	for rd := range numReads {
+		t.reads[rd] = metric.WithAttributeSet(attribute.NewSet(attribute.String("stream", stream), attribute.String("read", read(rd).String())))
+	}
+	return t
 }
 
 func (t streamTelemetry) page(ctx context.Context, rd read) {
@@ -25,7 +31,7 @@ func (t streamTelemetry) page(ctx context.Context, rd read) {
 }
 
 func (t streamTelemetry) readAttrs(rd read) metric.MeasurementOption {
-	return metric.WithAttributeSet(attribute.NewSet(attribute.String("stream", t.stream), attribute.String("read", rd.String())))
+	return t.reads[rd]
 }
 
 func (t streamTelemetry) emitted(ctx context.Context, n int) {
