@@ -90,15 +90,15 @@ func (s *stream) sweep(ctx context.Context, rd read, yield bool) (bool, error) {
 	if rd == readFar && r.found > 0 {
 		s.raiseDelay(r.found)
 	}
+	if err == nil {
+		s.setSwept(rd, to)
+		s.prune()
+		s.save(ctx)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return true, err
 	}
-	s.mu.Lock()
-	s.setSwept(rd, to)
-	s.prune()
-	s.save(ctx)
-	s.mu.Unlock()
 	s.sweepBehind(rd)
 	return true, nil
 }
