@@ -74,6 +74,13 @@ type Config struct {
 	BackOff configretry.BackOffConfig `mapstructure:"retry_on_failure"`
 	// Redaction lists what must never be exported from inside a log entry.
 	Redaction RedactionConfig `mapstructure:"redaction"`
+	// MaxNestedSize is each record's budget, in bytes, for the nested objects and arrays of its entry (provider
+	// errors, a request's details); what does not fit is left out and the record carries stackone.truncated.
+	// 0 leaves nested data out.
+	MaxNestedSize int `mapstructure:"max_nested_size"`
+	// LogRecordOriginal adds log.record.original: the entry as StackOne sent it, with its secrets redacted, for
+	// backends that parse it themselves.
+	LogRecordOriginal bool `mapstructure:"log_record_original"`
 
 	RequestLogs  RequestLogsConfig `mapstructure:"request_logs"`
 	ActionLogs   ActionLogsConfig  `mapstructure:"action_logs"`
@@ -86,6 +93,12 @@ type Config struct {
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
+
+const (
+	defaultMaxNestedSize = 16 << 10
+	// Above this a record's nested data alone would exceed what common backends accept for a whole log line.
+	maxNestedSizeLimit = 1 << 20
+)
 
 // CatchUpConfig configures how a stream far behind reads its backlog.
 type CatchUpConfig struct {
@@ -181,6 +194,9 @@ type RedactionConfig struct {
 	// *key* or *auth* would hide harmless fields (connector_key, auth_type); typed fields such as ids are never
 	// matched.
 	Fields []string `mapstructure:"fields"`
+	// Payloads replaces the request and response bodies of StackOne's advanced logs, at any depth: they carry
+	// the customers' own records (employees, candidates), which a logs backend should not receive by default.
+	Payloads bool `mapstructure:"payloads"`
 }
 
 // Unmarshal exists because confighttp.ClientConfig implements confmap.Unmarshaler: squashed into Config, its
@@ -228,7 +244,9 @@ func createDefaultConfig() component.Config {
 				"authorization", "*cookie*", "*api_key*", "*apikey*", "*access_key*", "*private_key*",
 				"*token*", "*secret*", "*password*", "*signature*", "*credential*",
 			},
+			Payloads: true,
 		},
+		MaxNestedSize:  defaultMaxNestedSize,
 		LeaderElection: configoptional.Default(defaultLeaderElection()),
 		RequestLogs:    RequestLogsConfig{Enabled: true},
 		ActionLogs:     ActionLogsConfig{Enabled: true},
@@ -275,6 +293,9 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxResponseSize < minResponseSize || cfg.MaxResponseSize > maxResponseSize {
 		errs = append(errs, fmt.Errorf("max_response_size %d is out of range: use %d (64 KiB) to %d (256 MiB) bytes (%d, 16 MiB, is a good default)",
 			cfg.MaxResponseSize, minResponseSize, maxResponseSize, stackoneapi.DefaultMaxResponseSize))
+	}
+	if cfg.MaxNestedSize < 0 || cfg.MaxNestedSize > maxNestedSizeLimit {
+		errs = append(errs, fmt.Errorf("max_nested_size %d is out of range: use 0 (leave nested data out) to %d bytes (%d, 16 KiB, is a good default)", cfg.MaxNestedSize, maxNestedSizeLimit, defaultMaxNestedSize))
 	}
 	if cfg.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout %s is out of range: use a positive duration such as 30s (0 would let one stalled request hold a stream forever)", cfg.Timeout))

@@ -3,6 +3,7 @@ package stackonereceiver
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -27,6 +28,8 @@ func FuzzDecodePage(f *testing.F) {
 		`{"data":[1,"x",null,{}],"total":3}`,
 		`{"data":[{"request_`,
 		`[]`, `null`, `{"next":{}}`,
+		`{"data":[{"request_id":"n","response":{"provider_errors":[{"status":"503","raw":"{\"message\":\"x https://u:p@h/?token=t\"}","headers":{"Set-Cookie":["a"]}}]},"x":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}]}`,
+		`{"data":[{"request_id":"s","step_requests":[{"url":"https://a:b@h/p?password=x","raw":"\ud800 Bearer abc"}],"o":{"apiKey":1,"h":null}}]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -77,26 +80,40 @@ func checkRecord(t *testing.T, s *schema, raw []byte, meta entryMeta, lr plog.Lo
 		t.Fatalf("%s: body is not UTF-8: %q", s.stream, lr.Body().Str())
 	}
 	for k, v := range lr.Attributes().All() {
-		if !utf8.ValidString(k) {
-			t.Fatalf("%s: attribute name is not UTF-8: %q", s.stream, k)
-		}
-		switch v.Type() {
-		case pcommon.ValueTypeStr:
-			if !utf8.ValidString(v.Str()) {
-				t.Fatalf("%s: %s is not UTF-8: %q", s.stream, k, v.Str())
-			}
-		case pcommon.ValueTypeSlice:
-			if !strings.HasPrefix(k, "http.request.header.") && !strings.HasPrefix(k, "http.response.header.") {
-				t.Fatalf("%s: %s is a slice", s.stream, k)
-			}
-		case pcommon.ValueTypeMap, pcommon.ValueTypeBytes, pcommon.ValueTypeEmpty:
-			t.Fatalf("%s: %s has type %s", s.stream, k, v.Type())
-		}
+		checkValue(t, s.stream+": "+k, k, v, 0)
 	}
-	if full, ok := lr.Attributes().Get("url.full"); ok {
-		if user, _, found := strings.Cut(authority(full.Str()), "@"); found && user != redacted+":"+redacted {
-			t.Fatalf("%s: user info %q exported in %q", s.stream, user, full.Str())
+}
+
+// checkValue holds at every depth of nested data: valid UTF-8 in names and strings, no value left empty, no user
+// info in any URL, and no deeper nesting than the mapper follows (plus the levels of JSON held in strings).
+func checkValue(t *testing.T, where, name string, v pcommon.Value, depth int) {
+	t.Helper()
+	if !utf8.ValidString(name) {
+		t.Fatalf("%s: name is not UTF-8: %q", where, name)
+	}
+	if depth > maxNestedDepth*(maxEmbeddedJSON+1)+2 {
+		t.Fatalf("%s: nested %d deep", where, depth)
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		if !utf8.ValidString(v.Str()) {
+			t.Fatalf("%s is not UTF-8: %q", where, v.Str())
 		}
+		if looksLikeURL(v.Str()) {
+			if user, _, found := strings.Cut(authority(v.Str()), "@"); found && user != redacted+":"+redacted {
+				t.Fatalf("%s: user info %q exported in %q", where, user, v.Str())
+			}
+		}
+	case pcommon.ValueTypeSlice:
+		for i, e := range v.Slice().All() {
+			checkValue(t, where+"["+strconv.Itoa(i)+"]", "", e, depth+1)
+		}
+	case pcommon.ValueTypeMap:
+		for k, e := range v.Map().All() {
+			checkValue(t, where+"."+k, k, e, depth+1)
+		}
+	case pcommon.ValueTypeBytes, pcommon.ValueTypeEmpty:
+		t.Fatalf("%s has type %s", where, v.Type())
 	}
 }
 

@@ -29,6 +29,12 @@ type mapper struct {
 	sensitiveFields  *nameMatcher // names of stackone.* fields exported as sent
 	urls             urlRedactor
 	scopeVersion     string
+	// redactPayloads replaces request and response bodies (StackOne's advanced logs) wherever they appear.
+	redactPayloads bool
+	// maxNested is each record's budget for nested data in bytes; 0 leaves nested data out.
+	maxNested int
+	// original adds log.record.original, the entry as sent with its secrets redacted.
+	original bool
 
 	headerNames nameCache[*headerName]
 	schemas     atomic.Pointer[map[*schema]*schemaState]
@@ -41,14 +47,29 @@ type entryMeta struct {
 	time    time.Time // the event time (schema's time keys in order); zero when none parses
 	badTime bool      // a time key was present but did not parse: the record flows without Timestamp
 	invalid int       // fields left out because their value had the wrong type
+	// truncated: nested data was cut or left out for the record's budget (stackone.truncated on the record).
+	truncated bool
+}
+
+// mappingSettings are the mapping's options beyond redaction.
+type mappingSettings struct {
+	maxNested int
+	original  bool
 }
 
 func newMapper(r RedactionConfig, scopeVersion string) *mapper {
+	return newMapperWith(r, mappingSettings{maxNested: defaultMaxNestedSize}, scopeVersion)
+}
+
+func newMapperWith(r RedactionConfig, ms mappingSettings, scopeVersion string) *mapper {
 	return &mapper{
 		sensitiveHeaders: newNameMatcher(r.Headers),
 		sensitiveFields:  newNameMatcher(r.Fields),
 		urls:             urlRedactor{params: newNameMatcher(r.QueryParams)},
 		scopeVersion:     scopeVersion,
+		redactPayloads:   r.Payloads,
+		maxNested:        max(ms.maxNested, 0),
+		original:         ms.original,
 	}
 }
 
@@ -181,6 +202,15 @@ type exchange struct {
 	method, hostname, path, statusCode span
 	headers                            []header
 	badHeaders                         int // headers that is not an object, and header values of the wrong type
+	// others and urlOthers are the members with no http.* attribute (an id, a body, the URL's query
+	// parameters, what StackOne adds later): exported as nested data.
+	others, urlOthers []nestedMember
+	// providerErrors and mappingErrors are the response's diagnostics, exported first-class.
+	providerErrors, mappingErrors span
+}
+
+func (ex *exchange) reset() {
+	*ex = exchange{headers: ex.headers[:0], others: ex.others[:0], urlOthers: ex.urlOthers[:0]}
 }
 
 type header struct {
@@ -218,8 +248,8 @@ func (sc *scratch) reset(n int) {
 	sc.slots = sc.slots[:n]
 	clear(sc.slots)
 	sc.unknown = sc.unknown[:0]
-	sc.req = exchange{headers: sc.req.headers[:0]}
-	sc.resp = exchange{headers: sc.resp.headers[:0]}
+	sc.req.reset()
+	sc.resp.reset()
 	sc.hvalues = sc.hvalues[:0]
 	sc.pos, sc.failed = 0, false
 }
@@ -294,7 +324,7 @@ func (m *mapper) appendDecoded(lrs plog.LogRecordSlice, s *schema, d decoded, ob
 	lr.SetObservedTimestamp(observed)
 	lr.SetEventName(s.eventName)
 	meta := d.meta
-	meta.invalid = m.mapEntry(lr, s, d.st, d.sc, meta.time, d.primaryParsed)
+	meta.invalid, meta.truncated = m.mapEntry(lr, s, d.st, d.sc, meta.time, d.primaryParsed)
 	return meta
 }
 
@@ -382,7 +412,8 @@ func (sc *scratch) addUnknown(info *keyInfo, v span) {
 	sc.unknown = append(sc.unknown, unknownValue{info: info, v: v})
 }
 
-// decodeExchange reads a request or response object: method, url.hostname, url.path, status_code and headers.
+// decodeExchange reads a request or response object: method, url.hostname, url.path, status_code and headers
+// for the http.* attributes, the response's provider and mapping errors, and where every other member lies.
 // Its names are snake_cased like the entry's (statusCode is status_code); header names are data and kept.
 func (sc *scratch) decodeExchange(ex *exchange) {
 	for first := true; ; first = false {
@@ -397,6 +428,10 @@ func (sc *scratch) decodeExchange(ex *exchange) {
 			target = &ex.method
 		case "status_code":
 			target = &ex.statusCode
+		case "provider_errors":
+			target = &ex.providerErrors
+		case "custom_mapping_errors":
+			target = &ex.mappingErrors
 		case "url":
 			if v.kind() == '{' {
 				sc.enter()
@@ -420,9 +455,12 @@ func (sc *scratch) decodeExchange(ex *exchange) {
 		if sc.failed {
 			return
 		}
-		if target != nil {
+		switch {
+		case target != nil:
 			v = v.withCamel(camel)
 			target.set(v)
+		case string(key) != "headers":
+			ex.others = append(ex.others, nestedMember{name: name, value: v})
 		}
 	}
 }
@@ -445,6 +483,8 @@ func (sc *scratch) decodeURL(ex *exchange) {
 			ex.hostname.set(v)
 		case "path":
 			ex.path.set(v)
+		default:
+			ex.urlOthers = append(ex.urlOthers, nestedMember{name: name, value: v})
 		}
 	}
 }
@@ -661,8 +701,9 @@ func (sc *scratch) entryID(s *schema, raw jsontext.Value) string {
 	return "sha256:" + hex.EncodeToString(sum[:16])
 }
 
-// mapEntry writes the record from the decoded spans and returns how many fields it left out for their type.
-func (m *mapper) mapEntry(lr plog.LogRecord, s *schema, st *schemaState, sc *scratch, at time.Time, primaryParsed bool) (invalid int) {
+// mapEntry writes the record from the decoded spans and returns how many fields it left out for their type, and
+// whether nested data was cut for the record's budget.
+func (m *mapper) mapEntry(lr plog.LogRecord, s *schema, st *schemaState, sc *scratch, at time.Time, primaryParsed bool) (invalid int, truncated bool) {
 	var meta entryMeta
 	slots := sc.slots
 	if !at.IsZero() {
@@ -763,8 +804,35 @@ func (m *mapper) mapEntry(lr plog.LogRecord, s *schema, st *schemaState, sc *scr
 		lr.SetSeverityNumber(plog.SeverityNumberInfo)
 		lr.SetSeverityText("INFO")
 	}
+	if s.riskSlot >= 0 {
+		raiseForRisk(lr, sc, slots[s.riskSlot])
+	}
 
 	lr.Body().SetStr(sc.body(s, method, fullURL))
+
+	// Nested data, the diagnostics first: when the budget runs out, what is left out is the least useful.
+	budget := nestedBudget{left: m.maxNested}
+	w := nestedWriter{m: m, budget: &budget}
+	if m.maxNested > 0 {
+		for _, d := range []struct {
+			attr string
+			sp   span
+		}{{"stackone.provider_errors", resp.providerErrors}, {"stackone.custom_mapping_errors", resp.mappingErrors}} {
+			if d.sp.present() {
+				v := attrs.PutEmpty(d.attr)
+				w.scalar(v, sc, d.sp)
+				if v.Type() == pcommon.ValueTypeEmpty {
+					attrs.Remove(d.attr)
+					continue
+				}
+				if d.attr == "stackone.provider_errors" {
+					putProviderSummary(attrs, v)
+				}
+			}
+		}
+		w.putMembers(attrs, "stackone.request", sc, req.others, req.urlOthers)
+		w.putMembers(attrs, "stackone.response", sc, resp.others, resp.urlOthers)
+	}
 
 	// Every other field becomes stackone.<name>, so fields StackOne adds later arrive without a release here.
 	for i := len(s.semconv); i < len(slots); i++ {
@@ -777,17 +845,45 @@ func (m *mapper) mapEntry(lr plog.LogRecord, s *schema, st *schemaState, sc *scr
 			continue
 		}
 		if f.kind == kindAsSent {
-			m.putAsSent(attrs, sc, f.attr, sp, st.sensitive[i])
+			m.putAsSent(attrs, sc, w, f.attr, sp, st.sensitive[i])
 		} else if !m.putTyped(attrs, sc, f.attr, sp, f.kind) {
 			meta.invalid++
 		}
 	}
 	for _, u := range sc.unknown {
 		if u.v.present() {
-			m.putAsSent(attrs, sc, u.info.attr, u.v, u.info.sensitive)
+			m.putAsSent(attrs, sc, w, u.info.attr, u.v, u.info.sensitive)
 		}
 	}
-	return meta.invalid
+	if budget.truncated {
+		attrs.PutBool("stackone.truncated", true)
+	}
+	if m.original {
+		if o := m.redactedOriginal(sc.text); o != "" {
+			attrs.PutStr("log.record.original", o)
+		}
+	}
+	return meta.invalid, budget.truncated
+}
+
+// raiseForRisk: Defender's risk level raises the severity whatever the status, since a prompt injection it
+// flags usually comes back as a successful call. high is at least WARN, critical at least ERROR.
+func raiseForRisk(lr plog.LogRecord, sc *scratch, sp span) {
+	risk, _ := sc.str(sp)
+	var floor plog.SeverityNumber
+	var text string
+	switch {
+	case strings.EqualFold(risk, "critical"):
+		floor, text = plog.SeverityNumberError, "ERROR"
+	case strings.EqualFold(risk, "high"):
+		floor, text = plog.SeverityNumberWarn, "WARN"
+	default:
+		return
+	}
+	if lr.SeverityNumber() < floor {
+		lr.SetSeverityNumber(floor)
+		lr.SetSeverityText(text)
+	}
 }
 
 // body renders the record body from the fields already read; method is the upper-cased top-level method.
@@ -902,20 +998,31 @@ func (m *mapper) putTyped(attrs pcommon.Map, sc *scratch, attr string, sp span, 
 	}
 }
 
-// putAsSent exports a field with the JSON type it came with. Null, objects and arrays are left out: nested data
-// has no flat attribute name.
-func (m *mapper) putAsSent(attrs pcommon.Map, sc *scratch, attr string, sp span, sensitive bool) {
+// putAsSent exports a field with the JSON type it came with: objects and arrays as maps and slices, within the
+// record's budget for nested data. Null is left out. A sensitive field is replaced whatever its type.
+func (m *mapper) putAsSent(attrs pcommon.Map, sc *scratch, w nestedWriter, attr string, sp span, sensitive bool) {
+	if k := sp.kind(); sensitive && k != 't' && k != 'f' {
+		attrs.PutStr(attr, redacted)
+		return
+	}
 	switch sp.kind() {
-	case '"':
-		if sensitive {
-			attrs.PutStr(attr, redacted)
+	case '{', '[':
+		if m.maxNested == 0 {
 			return
 		}
-		v, _ := sc.str(sp)
-		if looksLikeURL(v) {
-			v = m.urls.redact(v)
+		if w.budget.left == 0 {
+			w.budget.truncated = true
+			return
 		}
-		attrs.PutStr(attr, v)
+		n := m.nestedMember(namesFields, strings.TrimPrefix(attr, "stackone."))
+		v := attrs.PutEmpty(attr)
+		w.put(v, sc.text[sp.start():sp.end()], n.members)
+		if v.Type() == pcommon.ValueTypeEmpty || (v.Type() == pcommon.ValueTypeMap && v.Map().Len() == 0 || v.Type() == pcommon.ValueTypeSlice && v.Slice().Len() == 0) && w.budget.truncated {
+			attrs.Remove(attr)
+		}
+	case '"':
+		v, _ := sc.str(sp)
+		attrs.PutStr(attr, m.redactText(v))
 	case 't', 'f':
 		attrs.PutBool(attr, sp.kind() == 't')
 	case '0':

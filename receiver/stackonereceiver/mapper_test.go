@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,12 +25,16 @@ var update = flag.Bool("update", false, "rewrite golden files")
 var observedAt = pcommon.NewTimestampFromTime(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 
 func mapPageFile(t *testing.T, s *schema, path string) (plog.Logs, int) {
+	return mapPageFileWith(t, s, path, mappingSettings{maxNested: defaultMaxNestedSize})
+}
+
+func mapPageFileWith(t *testing.T, s *schema, path string, settings mappingSettings) (plog.Logs, int) {
 	t.Helper()
 	body, err := os.ReadFile(path)
 	require.NoError(t, err)
 	page, err := stackoneapi.DecodePage(body, 0)
 	require.NoError(t, err)
-	m := newMapper(createDefaultConfig().(*Config).Redaction, "v1.2.3")
+	m := newMapperWith(createDefaultConfig().(*Config).Redaction, settings, "v1.2.3")
 	ld, lrs := m.newLogs()
 	invalid := 0
 	for _, e := range page.Entries {
@@ -45,6 +50,7 @@ func TestMappingGolden(t *testing.T) {
 		input       string
 		golden      string
 		wantInvalid int
+		settings    *mappingSettings
 	}{
 		{name: "request logs, snake_case", schema: requestLogSchema, input: "request_logs_snake.json", golden: "request_logs.yaml"},
 		// The guide's camelCase entries must map to exactly the same records.
@@ -54,10 +60,19 @@ func TestMappingGolden(t *testing.T) {
 		{name: "action logs", schema: actionLogSchema, input: "action_logs.json", golden: "action_logs.yaml"},
 		{name: "step logs", schema: stepLogSchema, input: "step_logs.json", golden: "step_logs.yaml"},
 		{name: "platform logs", schema: platformLogSchema, input: "platform_logs.json", golden: "platform_logs.yaml"},
+		// A failed request's detail: provider and mapping errors, the provider calls behind it, secrets at depth.
+		{name: "nested detail, snake_case", schema: requestLogSchema, input: "request_logs_nested_snake.json", golden: "request_logs_nested.yaml"},
+		{name: "nested detail, camelCase", schema: requestLogSchema, input: "request_logs_nested_camel.json", golden: "request_logs_nested.yaml"},
+		{name: "nested detail, small budget", schema: requestLogSchema, input: "request_logs_nested_snake.json", golden: "request_logs_nested_truncated.yaml", settings: &mappingSettings{maxNested: 600}},
+		{name: "nested detail, nested data off, original on", schema: requestLogSchema, input: "request_logs_nested_snake.json", golden: "request_logs_nested_original.yaml", settings: &mappingSettings{original: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, invalid := mapPageFile(t, tt.schema, filepath.Join("testdata", "mapping", tt.input))
+			settings := mappingSettings{maxNested: defaultMaxNestedSize}
+			if tt.settings != nil {
+				settings = *tt.settings
+			}
+			got, invalid := mapPageFileWith(t, tt.schema, filepath.Join("testdata", "mapping", tt.input), settings)
 			assert.Equal(t, tt.wantInvalid, invalid)
 			requireGolden(t, filepath.Join("testdata", "mapping", tt.golden), got)
 		})
@@ -116,8 +131,9 @@ func TestMappingRules(t *testing.T) {
 		require.True(t, ok, attr)
 		assert.Equal(t, want, v.AsRaw(), attr)
 	}
-	_, nested := newFields.Get("stackone.nested_new")
-	assert.False(t, nested, "nested objects have no flat attribute")
+	nested, ok := newFields.Get("stackone.nested_new")
+	require.True(t, ok, "nested objects are kept")
+	assert.Equal(t, map[string]any{"a": int64(1)}, nested.Map().AsRaw())
 	assert.Equal(t, "GET /w", records["new-fields"].Body().Str())
 }
 
@@ -194,10 +210,13 @@ func TestMapEntry(t *testing.T) {
 			attrs: map[string]any{"stackone.request_id": `a"b`, "url.path": "/café/x", "stackone.provider": "line\nbreak"}, id: `a"b`, body: "/café/x",
 		},
 		{
-			name: "nulls are absent, unknown nested values left out", schema: requestLogSchema,
-			entry: `{"request_id":"r","status":null,"success":null,"provider":null,"new_list":[1,{"a":2}],"newObject":{"deep":{"x":[]}},"newFlag":false}`,
-			attrs: map[string]any{"http.response.status_code": nil, "stackone.success": nil, "stackone.provider": nil, "stackone.new_list": nil, "stackone.new_object": nil, "stackone.new_flag": false},
-			id:    "r",
+			name: "nulls are absent, unknown nested values kept with snake_case names", schema: requestLogSchema,
+			entry: `{"request_id":"r","status":null,"success":null,"provider":null,"new_list":[1,{"a":2}],"newObject":{"deepValue":{"x":[],"n":null}},"newFlag":false}`,
+			attrs: map[string]any{
+				"http.response.status_code": nil, "stackone.success": nil, "stackone.provider": nil, "stackone.new_flag": false,
+				"stackone.new_list": []any{int64(1), map[string]any{"a": int64(2)}}, "stackone.new_object": map[string]any{"deep_value": map[string]any{"x": []any{}}},
+			},
+			id: "r",
 		},
 		{
 			name: "numbers keep their type", schema: requestLogSchema,
@@ -229,7 +248,7 @@ func TestMapEntry(t *testing.T) {
 		{
 			name: "event time of the wrong type", schema: actionLogSchema,
 			entry: `{"log_id":"l","event_time":true,"start_time":{"at":"x"}}`,
-			attrs: map[string]any{"stackone.event_time": true, "stackone.start_time": nil}, id: "l", badTime: true,
+			attrs: map[string]any{"stackone.event_time": true, "stackone.start_time": map[string]any{"at": "x"}}, id: "l", badTime: true,
 		},
 		{
 			name: "no id: a digest of the raw entry", schema: requestLogSchema,
@@ -328,4 +347,47 @@ func TestAppendRecordConcurrently(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// Every value planted in the nested fixtures ends in _planted: none may reach a record, at any depth, in any
+// attribute or in log.record.original, whichever casing StackOne sends.
+func TestNoPlantedSecretAtAnyDepth(t *testing.T) {
+	for _, input := range []string{"request_logs_nested_snake.json", "request_logs_nested_camel.json"} {
+		for _, settings := range []mappingSettings{{maxNested: defaultMaxNestedSize, original: true}, {maxNested: 300, original: true}} {
+			ld, _ := mapPageFileWith(t, requestLogSchema, filepath.Join("testdata", "mapping", input), settings)
+			lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+			all := lr.Body().AsString()
+			for k, v := range lr.Attributes().All() {
+				all += "\n" + k + "=" + v.AsString()
+			}
+			assert.NotContains(t, all, "_planted", "%s, budget %d", input, settings.maxNested)
+			assert.NotContains(t, all, "c2VjcmV0Og==", input)
+			assert.Contains(t, all, "Workday tenant acme is unavailable", "the provider's message is kept")
+		}
+	}
+}
+
+// Defender's risk raises the severity whatever the status: a prompt injection usually comes back as a 200.
+func TestRiskLevelRaisesSeverity(t *testing.T) {
+	tests := []struct {
+		entry string
+		want  plog.SeverityNumber
+	}{
+		{`{"log_id":"a","status_code":200,"risk_level":"low"}`, plog.SeverityNumberInfo},
+		{`{"log_id":"a","status_code":200,"risk_level":"medium"}`, plog.SeverityNumberInfo},
+		{`{"log_id":"a","status_code":200,"risk_level":"high"}`, plog.SeverityNumberWarn},
+		{`{"log_id":"a","status_code":200,"risk_level":"HIGH"}`, plog.SeverityNumberWarn},
+		{`{"log_id":"a","status_code":200,"risk_level":"critical"}`, plog.SeverityNumberError},
+		{`{"log_id":"a","success":true,"risk_level":"critical"}`, plog.SeverityNumberError},
+		{`{"log_id":"a","risk_level":"high"}`, plog.SeverityNumberWarn},
+		{`{"log_id":"a","status_code":500,"risk_level":"high"}`, plog.SeverityNumberError},
+		{`{"log_id":"a","status_code":200,"risk_level":{"odd":1}}`, plog.SeverityNumberInfo},
+	}
+	for _, tt := range tests {
+		t.Run(tt.entry, func(t *testing.T) {
+			lr, _ := mapOne(t, actionLogSchema, tt.entry)
+			assert.Equal(t, tt.want, lr.SeverityNumber())
+			assert.Equal(t, strings.ToUpper(tt.want.String()), lr.SeverityText())
+		})
+	}
 }

@@ -114,7 +114,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stack
 		sampled: set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 			return zapcore.NewSamplerWithOptions(c, time.Minute, 1, 0)
 		})),
-		mapper:       newMapper(cfg.Redaction, set.BuildInfo.Version),
+		mapper:       newMapperWith(cfg.Redaction, mappingSettings{maxNested: cfg.MaxNestedSize, original: cfg.LogRecordOriginal}, set.BuildInfo.Version),
 		now:          time.Now,
 		wait:         sleepCtx,
 		waitPoll:     sleepCtx,

@@ -478,6 +478,7 @@ type candidate struct {
 	id               uint64 // idHash of its id
 	at               time.Time
 	invalid, badTime bool
+	truncated        bool // its nested data did not all fit max_nested_size
 	back             bool // its event time is more than the overlap before an earlier entry of the query
 }
 
@@ -550,7 +551,8 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		lrs.EnsureCapacity(len(cands))
 		for i := range cands {
 			c := &cands[i]
-			c.invalid = s.mapper.appendDecoded(lrs, s.schema, entries[c.index], observed).invalid > 0
+			meta := s.mapper.appendDecoded(lrs, s.schema, entries[c.index], observed)
+			c.invalid, c.truncated = meta.invalid > 0, meta.truncated
 		}
 		return ld
 	}
@@ -583,7 +585,7 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		s.tel.late(ctx, r.sweep, late)
 	}
 	// Counted once emitted, so a page the pipeline refused and a re-read do not count twice.
-	invalid, badTime := 0, 0
+	invalid, badTime, truncated := 0, 0, 0
 	for _, c := range cands {
 		if c.invalid {
 			invalid++
@@ -591,6 +593,14 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 		if c.badTime {
 			badTime++
 		}
+		if c.truncated {
+			truncated++
+		}
+	}
+	if truncated > 0 {
+		s.tel.truncated(ctx, truncated)
+		s.sampled.Warn("Emitted entries whose nested data did not fit max_nested_size; the rest was left out and the records carry stackone.truncated",
+			zap.String("stream", s.name), zap.Int("entries", truncated))
 	}
 	if invalid > 0 {
 		s.tel.malformed(ctx, "invalid_field", invalid)

@@ -42,6 +42,10 @@ func (t streamTelemetry) dropped(ctx context.Context, n int) {
 	t.tb.ReceiverStackoneRecordsDropped.Add(ctx, int64(n), t.attrs)
 }
 
+func (t streamTelemetry) truncated(ctx context.Context, n int) {
+	t.tb.ReceiverStackoneRecordsTruncated.Add(ctx, int64(n), t.attrs)
+}
+
 func (t streamTelemetry) duplicates(ctx context.Context, n int) {
 	t.tb.ReceiverStackoneDuplicatesDropped.Add(ctx, int64(n), t.attrs)
 }

@@ -3,12 +3,10 @@ package stackonereceiver
 import (
 	"bytes"
 	"errors"
-	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 )
@@ -20,8 +18,6 @@ const (
 	maxWebhookRecordBody = 64 << 10
 	// Event names are data, but they become EventName: bounded, and limited to the characters StackOne uses.
 	maxEventNameLen = 128
-	// A string that holds JSON (a provider's raw event) is redacted inside, this many levels deep.
-	maxEmbeddedJSON = 2
 )
 
 // webhookSchema maps a payload's top-level fields as a polled entry's are: typed ids, the rest as sent, the
@@ -45,8 +41,6 @@ var webhookBodyOnly = []string{"stackone.raw_event", "stackone.event_data", "sta
 var (
 	errNotAnObject = errors.New("the body is not a JSON object")
 	errTrailing    = errors.New("the body holds more than one JSON value")
-	// Duplicate names and bad UTF-8 do not make a delivery unreadable; they are mapped as the mapper does.
-	webhookJSONOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
 )
 
 // webhookMapper turns one delivery into one log record, with the polled logs' mapper and redaction.
@@ -61,7 +55,7 @@ func (wm *webhookMapper) mapEvent(raw []byte, received time.Time) (plog.Logs, en
 	if !utf8.Valid(raw) {
 		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD")) // as the mapper does; the digest and the MAC use the original
 	}
-	body, err := wm.redactJSON(raw, 0, true)
+	body, err := wm.m.redactJSONWith(raw, 0, true, false)
 	if err != nil {
 		return plog.Logs{}, entryMeta{}, err
 	}
@@ -123,134 +117,4 @@ func webhookEventName(event string) string {
 func errorEvent(event string) bool {
 	e := strings.ToLower(event)
 	return strings.HasSuffix(e, ".error") || strings.HasSuffix(e, ".expired") || strings.HasSuffix(e, ".failed")
-}
-
-// redactJSON re-encodes one JSON value with the values of sensitive names replaced: members named like
-// redaction.fields (snake-cased, at any depth), members of a *headers object named like redaction.headers,
-// credentials in URLs, and the same inside strings that hold JSON. Order and numbers stay as sent.
-func (wm *webhookMapper) redactJSON(raw []byte, embed int, wantObject bool) ([]byte, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(raw), webhookJSONOptions...)
-	if k := dec.PeekKind(); wantObject && k != '{' {
-		if _, err := dec.ReadToken(); err != nil {
-			return nil, err
-		}
-		return nil, errNotAnObject
-	}
-	var out bytes.Buffer
-	out.Grow(len(raw) + 64)
-	w := bodyWalk{wm: wm, dec: dec, enc: jsontext.NewEncoder(&out, webhookJSONOptions...), embed: embed}
-	if err := w.value(false); err != nil {
-		return nil, err
-	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		if err == nil {
-			err = errTrailing
-		}
-		return nil, err
-	}
-	if embed > 0 && !w.changed {
-		return raw, nil // nothing to hide: the string stays exactly as sent
-	}
-	return bytes.TrimRight(out.Bytes(), "\n"), nil
-}
-
-type bodyWalk struct {
-	wm      *webhookMapper
-	dec     *jsontext.Decoder
-	enc     *jsontext.Encoder
-	embed   int
-	changed bool
-}
-
-// value copies the next value; headers says it is the value of a member named *headers, whose member names are
-// header names.
-func (w *bodyWalk) value(headers bool) error {
-	switch w.dec.PeekKind() {
-	case '{':
-		if err := w.copyToken(); err != nil {
-			return err
-		}
-		for w.dec.PeekKind() != '}' {
-			name, err := w.dec.ReadToken()
-			if err != nil {
-				return err
-			}
-			n := name.String()
-			if err := w.enc.WriteToken(name); err != nil {
-				return err
-			}
-			var sensitive bool
-			if headers {
-				sensitive = w.wm.m.sensitiveHeaders.match(n)
-			} else {
-				sensitive = w.wm.m.sensitiveFields.match(snakeCase(n))
-			}
-			if k := w.dec.PeekKind(); sensitive && k != 'n' && k != 't' && k != 'f' {
-				if err := w.dec.SkipValue(); err != nil {
-					return err
-				}
-				w.changed = true
-				if err := w.enc.WriteToken(jsontext.String(redacted)); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := w.value(!headers && strings.HasSuffix(strings.ToLower(n), "headers")); err != nil {
-				return err
-			}
-		}
-		return w.copyToken()
-	case '[':
-		if err := w.copyToken(); err != nil {
-			return err
-		}
-		for w.dec.PeekKind() != ']' {
-			if err := w.value(false); err != nil {
-				return err
-			}
-		}
-		return w.copyToken()
-	case '"':
-		v, err := w.dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		s, err := jsontext.AppendUnquote(nil, v)
-		if err != nil {
-			return err
-		}
-		if r, ok := w.redactString(string(s)); ok {
-			w.changed = true
-			return w.enc.WriteToken(jsontext.String(r))
-		}
-		return w.enc.WriteValue(v)
-	default:
-		v, err := w.dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		return w.enc.WriteValue(v)
-	}
-}
-
-func (w *bodyWalk) copyToken() error {
-	tok, err := w.dec.ReadToken()
-	if err != nil {
-		return err
-	}
-	return w.enc.WriteToken(tok)
-}
-
-// redactString returns the string without credentials, and whether it changed.
-func (w *bodyWalk) redactString(s string) (string, bool) {
-	if looksLikeURL(s) {
-		r := w.wm.m.urls.redact(s)
-		return r, r != s
-	}
-	if t := strings.TrimSpace(s); w.embed < maxEmbeddedJSON && len(t) > 1 && (t[0] == '{' || t[0] == '[') {
-		if r, err := w.wm.redactJSON([]byte(t), w.embed+1, false); err == nil && string(r) != t {
-			return string(r), true
-		}
-	}
-	return s, false
 }

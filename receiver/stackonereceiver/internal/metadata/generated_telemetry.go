@@ -32,6 +32,7 @@ type TelemetryBuilder struct {
 	ReceiverStackoneBehind               metric.Float64ObservableGauge
 	ReceiverStackoneCheckpointBytes      metric.Int64Counter
 	ReceiverStackoneCheckpointErrors     metric.Int64Counter
+	ReceiverStackoneDetailRequests       metric.Int64Counter
 	ReceiverStackoneDuplicatesDropped    metric.Int64Counter
 	ReceiverStackoneEntriesMalformed     metric.Int64Counter
 	ReceiverStackoneIndexingDelay        metric.Float64ObservableGauge
@@ -45,6 +46,7 @@ type TelemetryBuilder struct {
 	ReceiverStackonePositionUnsaved      metric.Int64ObservableGauge
 	ReceiverStackoneRecordsDropped       metric.Int64Counter
 	ReceiverStackoneRecordsEmitted       metric.Int64Counter
+	ReceiverStackoneRecordsTruncated     metric.Int64Counter
 	ReceiverStackoneRetries              metric.Int64Counter
 	ReceiverStackoneRetryAfterCapped     metric.Int64Counter
 	ReceiverStackoneStreamDisabled       metric.Int64ObservableGauge
@@ -245,6 +247,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneDetailRequests, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_detail_requests",
+		metric.WithDescription("Failed request logs whose detail (provider errors, mapping errors, provider calls) was wanted, by outcome; fetched is attached to the record, failed and skipped_budget (the detail share of the request budget was spent) leave the record without it, marked in stackone.detail. [Alpha]"),
+		metric.WithUnit("{request}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneDuplicatesDropped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_stackone_duplicates_dropped",
 		metric.WithDescription("Entries dropped because their id was already emitted inside the late-arrival window. [Alpha]"),
@@ -320,6 +328,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ReceiverStackoneRecordsEmitted, err = builder.meter.Int64Counter(
 		"otelcol_receiver_stackone_records_emitted",
 		metric.WithDescription("Log records handed to the next consumer and accepted by it. [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverStackoneRecordsTruncated, err = builder.meter.Int64Counter(
+		"otelcol_receiver_stackone_records_truncated",
+		metric.WithDescription("Log records whose nested data (provider errors, a request's details) did not fit max_nested_size; what did not fit was left out and the record carries stackone.truncated. [Alpha]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)

@@ -55,6 +55,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackoneAPIErrors.Add(context.Background(), 1)
 	tb.ReceiverStackoneCheckpointBytes.Add(context.Background(), 1)
 	tb.ReceiverStackoneCheckpointErrors.Add(context.Background(), 1)
+	tb.ReceiverStackoneDetailRequests.Add(context.Background(), 1)
 	tb.ReceiverStackoneDuplicatesDropped.Add(context.Background(), 1)
 	tb.ReceiverStackoneEntriesMalformed.Add(context.Background(), 1)
 	tb.ReceiverStackoneLateRecords.Add(context.Background(), 1)
@@ -63,6 +64,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverStackonePagesFetched.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsDropped.Add(context.Background(), 1)
 	tb.ReceiverStackoneRecordsEmitted.Add(context.Background(), 1)
+	tb.ReceiverStackoneRecordsTruncated.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetries.Add(context.Background(), 1)
 	tb.ReceiverStackoneRetryAfterCapped.Add(context.Background(), 1)
 	tb.ReceiverStackoneWebhookRequests.Add(context.Background(), 1)
@@ -76,6 +78,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneCheckpointErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneDetailRequests(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneDuplicatesDropped(t, testTel,
@@ -115,6 +120,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneRecordsEmitted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverStackoneRecordsTruncated(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverStackoneRetries(t, testTel,
