@@ -34,6 +34,7 @@ func main() {
 	window := flag.Duration("backfill-window", time.Hour, "how far back the backfill reaches")
 	rate := flag.Float64("rate", 5, "live request and action logs added per second; 0 = none")
 	camel := flag.Bool("camel-case", false, "serve request/step/platform logs with camelCase keys")
+	detailInList := flag.Bool("detail-in-list", false, "serve failed requests' provider and mapping errors in the list rows too, as the docs' List Logs example shows (by default only GET /requests/logs/{id} has them)")
 	faultRate := flag.Float64("fault-rate", 0, "fraction of requests answered 429, 500 or with a truncated body")
 	seed := flag.Int64("seed", 1, "seed for generated data and random faults")
 	var pages pageLimits
@@ -52,7 +53,7 @@ func main() {
 	flag.Parse()
 
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if err := run(*listen, *apiKey, *backfill, *window, *rate, *camel, *faultRate, *seed, pages, hooks); err != nil {
+	if err := run(*listen, *apiKey, *backfill, *window, *rate, *camel, *detailInList, *faultRate, *seed, pages, hooks); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -63,12 +64,12 @@ type pageLimits struct {
 	max, maxActions int
 }
 
-func run(listen, apiKey string, backfill int, window time.Duration, rate float64, camel bool, faultRate float64, seed int64, pages pageLimits, hooks webhooks) error {
+func run(listen, apiKey string, backfill int, window time.Duration, rate float64, camel, detailInList bool, faultRate float64, seed int64, pages pageLimits, hooks webhooks) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	fake := stackonefake.New(stackonefake.Options{
-		APIKey: apiKey, CamelCase: camel,
+		APIKey: apiKey, CamelCase: camel, DetailInList: detailInList,
 		PageSizeMode: pages.mode, MaxPageSize: pages.max, MaxActionPageSize: pages.maxActions,
 	})
 	if backfill > 0 {

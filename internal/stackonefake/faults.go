@@ -5,13 +5,14 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // Fault is a scripted misbehaviour. Faults queue up in injection order; each
 // request takes the first one that matches it.
 type Fault struct {
-	Path       string        // request path it applies to, e.g. "/requests/logs"; "" = any
+	Path       string        // request path it applies to, e.g. "/requests/logs", or "/requests/logs/*" for one segment under it; "" = any
 	OnCursor   bool          // only requests that carry a `next` cursor
 	Status     int           // status to answer with the standard error body; 0 with Truncate = the real answer, cut off
 	Message    string        // the error body's message; "" = the status text
@@ -61,7 +62,7 @@ func (s *Server) takeFault(r *http.Request) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if f.Path != "" && f.Path != r.URL.Path || f.OnCursor && !hasCursor {
+		if !faultPathMatches(f.Path, r.URL.Path) || f.OnCursor && !hasCursor {
 			continue
 		}
 		f.left--
@@ -71,6 +72,14 @@ func (s *Server) takeFault(r *http.Request) (Fault, bool) {
 		return f.Fault, true
 	}
 	return Fault{}, false
+}
+
+// faultPathMatches: "" matches any path, "/requests/logs/*" any one segment under it (every detail call).
+func faultPathMatches(pattern, p string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(p, prefix) && singleSegment(p, prefix)
+	}
+	return pattern == "" || pattern == p
 }
 
 // applyFault answers r according to f and reports whether it did; false means

@@ -439,7 +439,7 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, st *logStore) 
 	page = append(repeat, page...)
 	data := make([]any, len(page))
 	for i, e := range page {
-		data[i] = s.serveLogLocked(e.raw, withSteps)
+		data[i] = s.serveLogLocked(e.raw, withSteps, st.kind == &requestKind && s.opts.DetailInList)
 	}
 	s.mu.Unlock()
 
@@ -470,7 +470,7 @@ func (s *Server) getRequestLog(w http.ResponseWriter, r *http.Request, id string
 	ok := false
 	for i := len(s.requestLogs.entries) - 1; i >= 0; i-- {
 		if e := s.requestLogs.entries[i]; e.key.id == id {
-			found, ok = s.serveLogLocked(e.raw, slices.Contains(inc, "step_logs")), true
+			found, ok = s.serveLogLocked(e.raw, slices.Contains(inc, "step_logs"), true), true
 			break
 		}
 	}
@@ -482,12 +482,16 @@ func (s *Server) getRequestLog(w http.ResponseWriter, r *http.Request, id string
 	s.writeJSON(w, http.StatusOK, map[string]any{"data": found})
 }
 
-// serveLogLocked builds the wire form of a stored entry; s.mu must be held.
-func (s *Server) serveLogLocked(raw map[string]any, withSteps bool) any {
+// serveLogLocked builds the wire form of a stored entry, with the detail of a failed request when detail is
+// set (the detail endpoint, or list rows under DetailInList); s.mu must be held.
+func (s *Server) serveLogLocked(raw map[string]any, withSteps, detail bool) any {
 	if raw == nil {
 		return nil
 	}
 	out := cloneMap(raw)
+	if detail {
+		out = withDetail(out)
+	}
 	if withSteps {
 		if _, has := lookup(out, "step_requests"); !has {
 			id := lookupString(out, "request_id")

@@ -32,6 +32,10 @@ type Options struct {
 	// CamelCase serves request, step and platform log entries with camelCase
 	// keys, as StackOne's observability guide shows them.
 	CamelCase bool
+	// DetailInList serves the detail of failed request logs (provider and mapping errors) in the list rows
+	// too, as the docs' List Logs example shows; by default only GET /requests/logs/{id} has it, as the
+	// OpenAPI's list item implies.
+	DetailInList bool
 	// MaxPageSize is the largest page_size /requests/logs, /requests/logs/steps
 	// and /requests/platform-logs accept; 0 means 100, the maximum StackOne's
 	// OpenAPI documents for them.

@@ -82,10 +82,10 @@ type Config struct {
 	// backends that parse it themselves.
 	LogRecordOriginal bool `mapstructure:"log_record_original"`
 
-	RequestLogs  RequestLogsConfig `mapstructure:"request_logs"`
-	ActionLogs   ActionLogsConfig  `mapstructure:"action_logs"`
-	StepLogs     RequestLogsConfig `mapstructure:"step_logs"`
-	PlatformLogs RequestLogsConfig `mapstructure:"platform_logs"`
+	RequestLogs  RequestLogsStreamConfig `mapstructure:"request_logs"`
+	ActionLogs   ActionLogsConfig        `mapstructure:"action_logs"`
+	StepLogs     RequestLogsConfig       `mapstructure:"step_logs"`
+	PlatformLogs RequestLogsConfig       `mapstructure:"platform_logs"`
 
 	// Webhook receives StackOne's signed webhook events beside the polled logs (webhook_config.go).
 	Webhook WebhookConfig `mapstructure:"webhook"`
@@ -176,6 +176,59 @@ type RequestLogsConfig struct {
 	Filter  stackoneapi.RequestLogFilter `mapstructure:"filter"`
 }
 
+// RequestLogsStreamConfig configures request_logs: a cursor stream whose failed requests can be explained.
+type RequestLogsStreamConfig struct {
+	RequestLogsConfig `mapstructure:",squash"`
+	// Detail attaches what StackOne's detail endpoint knows about a failed request to its record.
+	Detail DetailConfig `mapstructure:"detail"`
+}
+
+// DetailConfig configures the detail fetch of failed requests: GET /requests/logs/{id}?include=step_logs, for the
+// provider errors, mapping errors and provider calls the list leaves out.
+type DetailConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// StatusCodes are the statuses whose detail is fetched: codes (502), classes (4xx, 5xx) or ranges (500-599).
+	StatusCodes []string `mapstructure:"status_codes"`
+	// BudgetShare is the part of max_requests_per_minute set aside for detail calls. The live read and the
+	// sweeps keep the rest and never wait for a detail call; a detail call never waits either: when the share
+	// is spent, the record goes without detail, marked stackone.detail: skipped_budget.
+	BudgetShare float64 `mapstructure:"budget_share"`
+	// Timeout bounds the detail calls of one page together, so a page is never held back longer; timeout, when
+	// shorter, bounds them too.
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Unmarshal takes status_codes as YAML writes them: 502 is a number, 5xx a string, and both are statuses.
+func (d *DetailConfig) Unmarshal(conf *confmap.Conf) error {
+	type plain DetailConfig
+	rest := conf.ToStringMap()
+	raw, hasCodes := rest["status_codes"]
+	delete(rest, "status_codes")
+	if err := confmap.NewFromStringMap(rest).Unmarshal((*plain)(d)); err != nil {
+		return err
+	}
+	if !hasCodes {
+		return nil
+	}
+	items, ok := raw.([]any)
+	if raw != nil && !ok {
+		return fmt.Errorf("status_codes must be a list, such as [4xx, 5xx] or [502, 503]")
+	}
+	d.StatusCodes = make([]string, len(items))
+	for i, v := range items {
+		d.StatusCodes[i] = fmt.Sprint(v)
+	}
+	return nil
+}
+
+// detailCalls is how many calls a minute the detail share allows; 0 when the detail fetch is off.
+func (cfg *Config) detailCalls() int {
+	if !cfg.RequestLogs.Enabled || !cfg.RequestLogs.Detail.Enabled {
+		return 0
+	}
+	return int(float64(cfg.MaxRequestsPerMinute) * cfg.RequestLogs.Detail.BudgetShare)
+}
+
 // ActionLogsConfig configures the POST /logs/actions stream.
 type ActionLogsConfig struct {
 	Enabled bool                        `mapstructure:"enabled"`
@@ -248,9 +301,12 @@ func createDefaultConfig() component.Config {
 		},
 		MaxNestedSize:  defaultMaxNestedSize,
 		LeaderElection: configoptional.Default(defaultLeaderElection()),
-		RequestLogs:    RequestLogsConfig{Enabled: true},
-		ActionLogs:     ActionLogsConfig{Enabled: true},
-		Webhook:        newDefaultWebhookConfig(),
+		RequestLogs: RequestLogsStreamConfig{
+			RequestLogsConfig: RequestLogsConfig{Enabled: true},
+			Detail:            DetailConfig{Enabled: true, StatusCodes: []string{"4xx", "5xx"}, BudgetShare: 0.2, Timeout: 5 * time.Second},
+		},
+		ActionLogs: ActionLogsConfig{Enabled: true},
+		Webhook:    newDefaultWebhookConfig(),
 	}
 }
 
@@ -328,9 +384,29 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, validateFilter(c.stream+".filter", c.f.Lists(), c.f.StatusCodes)...)
 		errs = append(errs, validateFilterKeys(c.stream, c.f.Set(), stackoneapi.CursorFilters[c.path])...)
 	}
+	errs = append(errs, cfg.validateDetail()...)
 	errs = append(errs, validateFilter("action_logs.filter", cfg.ActionLogs.Filter.Lists(), cfg.ActionLogs.Filter.StatusCodes)...)
 	errs = append(errs, cfg.Webhook.validate()...)
 	return errors.Join(errs...)
+}
+
+func (cfg *Config) validateDetail() []error {
+	d := cfg.RequestLogs.Detail
+	if !cfg.RequestLogs.Enabled || !d.Enabled {
+		return nil
+	}
+	var errs []error
+	if _, err := parseStatusSet(d.StatusCodes); err != nil {
+		errs = append(errs, fmt.Errorf("request_logs.detail.status_codes: %w", err))
+	}
+	if n := cfg.detailCalls(); d.BudgetShare <= 0 || d.BudgetShare >= 1 || n < 1 || cfg.MaxRequestsPerMinute-n < 1 {
+		errs = append(errs, fmt.Errorf("request_logs.detail.budget_share %g is out of range: use more than 0 and less than 1, leaving at least one call a minute of max_requests_per_minute (%d) to the detail calls and one to the reads (0.2 is a good default), or set request_logs.detail.enabled: false",
+			d.BudgetShare, cfg.MaxRequestsPerMinute))
+	}
+	if d.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("request_logs.detail.timeout %s is out of range: use a positive duration; a page waits at most this long (or timeout, if shorter) for its detail calls (5s is a good default)", d.Timeout))
+	}
+	return errs
 }
 
 // validatePageSize holds page_size to what the enabled streams' endpoints accept: StackOne documents a maximum

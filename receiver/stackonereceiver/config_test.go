@@ -47,6 +47,10 @@ func TestLoadConfig(t *testing.T) {
 	assert.False(t, defaults.PlatformLogs.Enabled)
 	assert.Contains(t, defaults.Redaction.Headers, "authorization")
 	assert.False(t, defaults.LeaderElection.HasValue(), "leader election is opt-in")
+	assert.Equal(t, DetailConfig{Enabled: true, StatusCodes: []string{"4xx", "5xx"}, BudgetShare: 0.2, Timeout: 5 * time.Second}, defaults.RequestLogs.Detail)
+	assert.True(t, defaults.Redaction.Payloads, "request and response bodies are replaced unless asked")
+	assert.Equal(t, 16<<10, defaults.MaxNestedSize)
+	assert.False(t, defaults.LogRecordOriginal, "log.record.original is opt-in")
 
 	ha := load(component.NewIDWithName(metadata.Type, "ha")).LeaderElection.Get()
 	require.NotNil(t, ha)
@@ -74,6 +78,11 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, stackoneapi.ActionLogFilter{
 		ConnectorKeys: []string{"hibob"}, Categories: []string{"hris"}, Modes: []string{"agent"}, StatusCodes: []int{500},
 	}, full.ActionLogs.Filter)
+	assert.Equal(t, DetailConfig{Enabled: true, StatusCodes: []string{"5xx", "429"}, BudgetShare: 0.25, Timeout: 3 * time.Second}, full.RequestLogs.Detail)
+	assert.Equal(t, 30, full.detailCalls())
+	assert.False(t, full.Redaction.Payloads)
+	assert.Equal(t, 4096, full.MaxNestedSize)
+	assert.True(t, full.LogRecordOriginal)
 	assert.True(t, full.StepLogs.Enabled)
 	assert.True(t, full.PlatformLogs.Enabled)
 	// the key never prints
@@ -150,6 +159,17 @@ func TestValidate(t *testing.T) {
 		{name: "catch-up without workers", mutate: func(c *Config) { c.CatchUp.Concurrency = 0 }, wantErr: "catch_up.concurrency 0 is out of range: use 1 to 16"},
 		{name: "catch-up too wide", mutate: func(c *Config) { c.CatchUp.Concurrency = 64 }, wantErr: "catch_up.concurrency 64 is out of range"},
 		{name: "negative timeout", mutate: func(c *Config) { c.Timeout = -time.Second }, wantErr: "timeout -1s is out of range: use a positive duration such as 30s"},
+		{name: "detail share of nothing", mutate: func(c *Config) { c.RequestLogs.Detail.BudgetShare = 0 }, wantErr: "request_logs.detail.budget_share 0 is out of range"},
+		{name: "detail share of everything", mutate: func(c *Config) { c.RequestLogs.Detail.BudgetShare = 1 }, wantErr: "request_logs.detail.budget_share 1 is out of range"},
+		{name: "detail share below one call", mutate: func(c *Config) { c.MaxRequestsPerMinute = 4 }, wantErr: "leaving at least one call a minute of max_requests_per_minute (4) to the detail calls"},
+		{name: "detail off needs no share", mutate: func(c *Config) { c.MaxRequestsPerMinute = 4; c.RequestLogs.Detail.Enabled = false }},
+		{name: "detail status class", mutate: func(c *Config) { c.RequestLogs.Detail.StatusCodes = []string{"6xx"} }, wantErr: "request_logs.detail.status_codes: \"6xx\" is not a status, class or range"},
+		{name: "detail status range backwards", mutate: func(c *Config) { c.RequestLogs.Detail.StatusCodes = []string{"599-500"} }, wantErr: "is not a status, class or range"},
+		{name: "detail statuses none", mutate: func(c *Config) { c.RequestLogs.Detail.StatusCodes = nil }, wantErr: "request_logs.detail.status_codes: no status given"},
+		{name: "detail statuses mixed", mutate: func(c *Config) { c.RequestLogs.Detail.StatusCodes = []string{"5XX", "404", "408-429"} }},
+		{name: "detail timeout zero", mutate: func(c *Config) { c.RequestLogs.Detail.Timeout = 0 }, wantErr: "request_logs.detail.timeout 0s is out of range"},
+		{name: "nested size negative", mutate: func(c *Config) { c.MaxNestedSize = -1 }, wantErr: "max_nested_size -1 is out of range"},
+		{name: "nested size off", mutate: func(c *Config) { c.MaxNestedSize = 0 }},
 		{name: "zero timeout", mutate: func(c *Config) { c.Timeout = 0 }, wantErr: "timeout 0s is out of range: use a positive duration such as 30s (0 would let one stalled request hold a stream forever)"},
 		{name: "plain http to a remote host", mutate: func(c *Config) { c.Endpoint = "http://api.stackone.com" }, wantErr: "endpoint \"http://api.stackone.com\" would send the API key unencrypted: use https://api.stackone.com"},
 		{name: "plain http to a private address", mutate: func(c *Config) { c.Endpoint = "http://10.1.2.3:8089" }, wantErr: "would send the API key unencrypted"},

@@ -689,6 +689,9 @@ func (sc *scratch) timeOf(sp span) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// digestPrefix starts the id of an entry that has none of its own.
+const digestPrefix = "sha256:"
+
 // entryID identifies an entry for de-duplication. An entry without an id gets a digest of its raw JSON, so the
 // same entry read twice in the overlap window is still recognised.
 func (sc *scratch) entryID(s *schema, raw jsontext.Value) string {
@@ -698,7 +701,7 @@ func (sc *scratch) entryID(s *schema, raw jsontext.Value) string {
 		}
 	}
 	sum := sha256.Sum256(raw)
-	return "sha256:" + hex.EncodeToString(sum[:16])
+	return digestPrefix + hex.EncodeToString(sum[:16])
 }
 
 // mapEntry writes the record from the decoded spans and returns how many fields it left out for their type, and

@@ -222,3 +222,24 @@ func (p *pacer) pause(d time.Duration) {
 		p.pausedUntil = until
 	}
 }
+
+// tryTake takes a slot only when one is free now: a call that must never wait (a detail call) asks this and
+// goes without when it is refused.
+func (p *pacer) tryTake() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clock()
+	if laterOf(p.minute.free(), p.burst.free()).After(now) {
+		return false
+	}
+	p.minute.take(now)
+	p.burst.take(now)
+	return true
+}
+
+// paused reports whether a pause the server asked for holds the key's calls now.
+func (p *pacer) paused() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pausedUntil.After(p.now())
+}

@@ -334,15 +334,23 @@ func (r *stackoneReceiver) clientConfig() *confighttp.ClientConfig {
 // telemetry; each has its own position.
 func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx context.Context) []*stream {
 	cfg := r.cfg
-	pacer := newPacer(cfg.MaxRequestsPerMinute, r.now, r.wait)
+	// The detail calls of failed requests have their own share of the budget, so the reads never wait for them.
+	detailCalls := cfg.detailCalls()
+	pacer := newPacer(cfg.MaxRequestsPerMinute-detailCalls, r.now, r.wait)
 	pacer.clock, pacer.sleep = r.budgetClock, r.budgetSleep
+	var detail *detailer
+	if detailCalls > 0 {
+		share := newPacer(detailCalls, r.now, r.wait)
+		share.clock, share.sleep = r.budgetClock, r.budgetSleep
+		detail = newDetailer(cfg, client, pacer, share)
+	}
 	retry := &retrier{cfg: cfg.BackOff, now: r.now, wait: r.wait, pacer: pacer}
 	settings := streamSettings{
 		pollInterval:  cfg.PollInterval,
 		sweepInterval: cfg.SweepInterval,
 		window:        cfg.LateArrivalWindow,
 		indexingDelay: cfg.IndexingDelay,
-		budget:        cfg.MaxRequestsPerMinute,
+		budget:        cfg.MaxRequestsPerMinute - detailCalls,
 		pageSize:      cfg.PageSize,
 		lookback:      cfg.InitialLookback,
 		concurrency:   cfg.CatchUp.Concurrency,
@@ -377,7 +385,9 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 	}
 	var out []*stream
 	if cfg.RequestLogs.Enabled {
-		out = append(out, newStream(requestLogSchema, newCursorPagers(client, stackoneapi.RequestLogsPath, cfg.RequestLogs.Filter)))
+		s := newStream(requestLogSchema, newCursorPagers(client, stackoneapi.RequestLogsPath, cfg.RequestLogs.Filter))
+		s.detail = detail
+		out = append(out, s)
 	}
 	if cfg.ActionLogs.Enabled {
 		out = append(out, newStream(actionLogSchema, newKeysetPagers(client, cfg.ActionLogs.Filter)))

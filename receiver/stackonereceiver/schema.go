@@ -75,8 +75,8 @@ type compiled struct {
 	idSlots, timeSlots                                       []int
 	methodSlot, pathSlot, actionIDSlot, successSlot, urlSlot int
 	requestSlot, responseSlot                                int
-	// riskSlot is Defender's risk_level, which raises the severity; -1 when the schema has none.
-	riskSlot int
+	// riskSlot is Defender's risk_level, which raises the severity; statusSlot the HTTP status; -1 when none.
+	riskSlot, statusSlot int
 }
 
 // field is one known top-level field. attr is empty when the field is never exported under its own name (the
@@ -102,7 +102,7 @@ func (s *schema) withName(stream, eventName string) *schema {
 }
 
 func newSchema(s schema) *schema {
-	c := compiled{methodSlot: -1, pathSlot: -1, actionIDSlot: -1, successSlot: -1, urlSlot: -1, requestSlot: -1, responseSlot: -1, riskSlot: -1}
+	c := compiled{methodSlot: -1, pathSlot: -1, actionIDSlot: -1, successSlot: -1, urlSlot: -1, requestSlot: -1, responseSlot: -1, riskSlot: -1, statusSlot: -1}
 	byName := map[string]int{}
 	add := func(f field) int {
 		if i, ok := byName[f.name]; ok {
@@ -123,6 +123,8 @@ func newSchema(s schema) *schema {
 			c.methodSlot = i
 		case roleURL:
 			c.urlSlot = i
+		case roleStatus:
+			c.statusSlot = i
 		}
 		if f.attr == "url.path" {
 			c.pathSlot = i

@@ -73,6 +73,8 @@ type stream struct {
 
 	// pageSize is what every read of the stream asks for; fetch halves it when the server refuses it.
 	pageSize *pageSizer
+	// detail explains failed requests before they are sent (request logs); nil when off.
+	detail *detailer
 
 	// mu guards the position, which the catch-up slices of one stream advance concurrently, and its saves.
 	mu  sync.Mutex
@@ -546,18 +548,25 @@ func (s *stream) deliver(ctx context.Context, r *reader, page stackoneapi.Page) 
 	// returned they are no longer ours (a processor may have changed them, pdata's pooling may have reused them),
 	// so a refused page is never sent again from what the pipeline handed back.
 	observed := pcommon.NewTimestampFromTime(observedAt)
+	details := s.fetchDetails(ctx, entries, cands)
 	build := func() plog.Logs {
 		ld, lrs := s.mapper.newLogs()
 		lrs.EnsureCapacity(len(cands))
 		for i := range cands {
 			c := &cands[i]
-			meta := s.mapper.appendDecoded(lrs, s.schema, entries[c.index], observed)
+			var meta entryMeta
+			if details != nil {
+				meta = s.appendWithDetail(lrs, entries[c.index], details[i], observed)
+			} else {
+				meta = s.mapper.appendDecoded(lrs, s.schema, entries[c.index], observed)
+			}
 			c.invalid, c.truncated = meta.invalid > 0, meta.truncated
 		}
 		return ld
 	}
 	accepted, err := s.consumeWithRetry(ctx, build, len(cands))
 	releaseAll(entries)
+	releaseDetails(details)
 	if err != nil {
 		s.mu.Lock()
 		s.release(cands)

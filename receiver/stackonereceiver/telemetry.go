@@ -80,6 +80,10 @@ func (t streamTelemetry) apiError(ctx context.Context, class string) {
 	t.tb.ReceiverStackoneAPIErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("stream", t.stream), attribute.String("error.class", class)))
 }
 
+func (t streamTelemetry) detail(ctx context.Context, outcome string, n int) {
+	t.tb.ReceiverStackoneDetailRequests.Add(ctx, int64(n), metric.WithAttributes(attribute.String("stream", t.stream), attribute.String("outcome", outcome)))
+}
+
 // late counts what a sweep delivered that the live read had missed.
 func (t streamTelemetry) late(ctx context.Context, rd read, n int) {
 	if n > 0 {

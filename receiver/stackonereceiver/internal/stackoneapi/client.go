@@ -142,6 +142,10 @@ func port(u *url.URL) string {
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte) ([]byte, error) {
 	u := *c.base
 	u.Path = c.base.Path + path
+	if p, err := url.PathUnescape(path); err == nil && p != path {
+		// An escaped segment (an id holding '/' or a space) stays one segment.
+		u.Path, u.RawPath = c.base.Path+p, c.base.EscapedPath()+path
+	}
 	u.RawQuery = query.Encode()
 	var reader io.Reader
 	if body != nil {
