@@ -34,6 +34,8 @@ type detailer struct {
 	share   *pacer // the detail calls' part of max_requests_per_minute
 	key     *pacer // the reads' pacer: a pause the server asked for holds detail calls too
 	call    func(ctx context.Context, id string) (jsontext.Value, error)
+	// withTimeout is context.WithTimeout, on the simulation's clock in the simulation.
+	withTimeout func(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc)
 }
 
 // detailResult is what became of one candidate's detail: no outcome when its status is not wanted.
@@ -65,40 +67,46 @@ func (s *stream) fetchDetails(ctx context.Context, entries []decoded, cands []ca
 	if len(want) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	ctx, cancel := d.withTimeout(ctx, d.timeout)
 	defer cancel()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, detailWorkers)
+	// A few workers take the wanted entries in turn; each decides at its turn whether the share allows a call.
+	// They run in the stream's group, so the simulation schedules them like every other reader.
 	var mu sync.Mutex
+	next := 0
 	var failures []error
-	for _, i := range want {
-		if ctx.Err() != nil || d.key.paused() || !d.share.tryTake() {
-			results[i].outcome = detailSkippedBudget
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			results[i].outcome = detailSkippedBudget
-			continue
-		}
-		id := strings.Clone(entries[cands[i].index].meta.id)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			raw, err := d.call(ctx, id)
-			if err != nil {
-				results[i].outcome = detailFailed
+	g := s.newGroup()
+	for range min(detailWorkers, len(want)) {
+		g.Go(func() {
+			for {
 				mu.Lock()
-				failures = append(failures, err)
+				if next == len(want) {
+					mu.Unlock()
+					return
+				}
+				i := want[next]
+				next++
 				mu.Unlock()
-				return
+				if ctx.Err() != nil || d.key.paused() || !d.share.tryTake() {
+					results[i].outcome = detailSkippedBudget
+					continue
+				}
+				raw, err := d.call(ctx, strings.Clone(entries[cands[i].index].meta.id))
+				if err != nil {
+					// The limit is the key's: a Retry-After on a detail call holds the reads at once too.
+					if _, _, retryAfter := classify(err); retryAfter > 0 {
+						d.key.pause(min(retryAfter, maxRetryAfter))
+					}
+					results[i].outcome = detailFailed
+					mu.Lock()
+					failures = append(failures, err)
+					mu.Unlock()
+					continue
+				}
+				results[i] = detailResult{outcome: detailFetched, entry: s.mapper.decode(s.schema, raw)}
 			}
-			results[i] = detailResult{outcome: detailFetched, entry: s.mapper.decode(s.schema, raw)}
-		}()
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	counts := map[string]int{}
 	for _, i := range want {
 		counts[results[i].outcome]++
@@ -112,10 +120,7 @@ func (s *stream) fetchDetails(ctx context.Context, entries []decoded, cands []ca
 	}
 	if len(failures) > 0 {
 		err := failures[0]
-		class, _, retryAfter := classify(err)
-		if retryAfter > 0 {
-			d.key.pause(min(retryAfter, maxRetryAfter))
-		}
+		class, _, _ := classify(err)
 		s.sampled.Warn("Could not fetch failed requests' detail; they are sent without it, marked stackone.detail: failed",
 			zap.String("stream", s.name), zap.Int("records", len(failures)), zap.String("error.class", class), zap.Error(err))
 	}
@@ -168,5 +173,5 @@ func newDetailer(cfg *Config, client *stackoneapi.Client, key, share *pacer) *de
 	if err != nil {
 		return nil // Validate refused it already
 	}
-	return &detailer{wanted: wanted, timeout: min(cfg.RequestLogs.Detail.Timeout, cfg.Timeout), share: share, key: key, call: client.RequestLogDetail}
+	return &detailer{wanted: wanted, timeout: min(cfg.RequestLogs.Detail.Timeout, cfg.Timeout), share: share, key: key, call: client.RequestLogDetail, withTimeout: context.WithTimeout}
 }

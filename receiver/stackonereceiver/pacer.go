@@ -2,6 +2,7 @@ package stackonereceiver
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -34,10 +35,12 @@ type pacer struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-// sendLog is a ring of the last len(at) send times.
+// sendLog holds the send times of the last len(at) calls, some of them reserved ahead by calls waiting for
+// their turn. A call replaces the oldest time: not simply the next in a ring, because a catch-up call taking a
+// slot free now would otherwise overwrite the time a live read reserved ahead, and the window would hold one
+// call more than the budget.
 type sendLog struct {
 	at   []time.Time
-	next int
 	span time.Duration
 }
 
@@ -45,46 +48,49 @@ func newSendLog(calls int, span time.Duration) sendLog {
 	return sendLog{at: make([]time.Time, max(1, calls)), span: span}
 }
 
+// oldest is the slot with the earliest time (a slot never used counts as earliest).
+func (l *sendLog) oldest() int {
+	i := 0
+	for j, t := range l.at {
+		if t.Before(l.at[i]) {
+			i = j
+		}
+	}
+	return i
+}
+
 // free is when the next call fits.
 func (l *sendLog) free() time.Time {
-	if oldest := l.at[l.next]; !oldest.IsZero() {
+	if oldest := l.at[l.oldest()]; !oldest.IsZero() {
 		return oldest.Add(l.span)
 	}
 	return time.Time{}
 }
 
 // freeLeaving is when a call fits and still leaves one slot free for a live read (for budgets of more than one
-// call): a catch-up that fills every slot as it frees would make each page of a sweep wait a turn. The count
-// of calls inside the window is exact; the time to try again is the need-th of them in the order they were
-// taken, which is their time order but for live reads reserved ahead, and a retry re-counts.
+// call): a catch-up that fills every slot as it frees would make each page of a sweep wait a turn.
 func (l *sendLog) freeLeaving(now time.Time) time.Time {
 	headroom := min(1, len(l.at)-1)
 	since := now.Add(-l.span)
-	busy := 0
+	var busy []time.Time
 	for _, t := range l.at {
 		if t.After(since) {
-			busy++
+			busy = append(busy, t)
 		}
 	}
-	need := headroom + 1 - (len(l.at) - busy) // calls that must leave the window first
+	need := headroom + 1 - (len(l.at) - len(busy)) // calls that must leave the window first
 	if need <= 0 {
 		return now
 	}
-	for i := range l.at {
-		if t := l.at[(l.next+i)%len(l.at)]; t.After(since) {
-			if need--; need == 0 {
-				return t.Add(l.span)
-			}
-		}
-	}
-	return now.Add(l.span)
+	slices.SortFunc(busy, time.Time.Compare)
+	return busy[need-1].Add(l.span)
 }
 
-// take records a call at t and returns what it replaced, to give the slot back.
+// take records a call at t in place of the oldest time and returns what it replaced, to give the slot back.
 func (l *sendLog) take(t time.Time) (slot int, previous time.Time) {
-	slot, previous = l.next, l.at[l.next]
+	slot = l.oldest()
+	previous = l.at[slot]
 	l.at[slot] = t
-	l.next = (l.next + 1) % len(l.at)
 	return slot, previous
 }
 

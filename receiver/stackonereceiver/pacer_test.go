@@ -3,6 +3,8 @@ package stackonereceiver
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -165,5 +167,60 @@ func TestPacerPauseSetDuringTheBudgetWaitHoldsTheCall(t *testing.T) {
 			require.NoError(t, p.acquire(context.Background(), false))
 			assert.Equal(t, first.Add(5*time.Minute+budgetWindow), clock)
 		})
+	}
+}
+
+// However live reads (reserving the next slot, maybe ahead of now), catch-up calls (taking a slot free now) and
+// calls that give their slot back (a pause came while they waited) interleave, no span of the log holds more
+// calls than it has slots. A ring that took its next slot, and got a slot back out of order, could.
+func TestSendLogNeverHoldsMoreThanItsSize(t *testing.T) {
+	type held struct {
+		slot     int
+		at, prev time.Time
+	}
+	for seed := range uint64(500) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		size := 1 + rng.IntN(6)
+		l := newSendLog(size, time.Minute)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		sent := map[int]time.Time{} // by the order taken
+		var waiting []int           // reservations that may still be given back
+		holds := map[int]held{}
+		for n := range 300 {
+			now = now.Add(time.Duration(rng.IntN(20)) * time.Second)
+			switch rng.IntN(3) {
+			case 0:
+				at := laterOf(now, l.free())
+				slot, prev := l.take(at)
+				sent[n], holds[n] = at, held{slot, at, prev}
+				waiting = append(waiting, n)
+			case 1:
+				if !l.freeLeaving(now).After(now) {
+					l.take(now)
+					sent[n] = now
+				}
+			default:
+				if len(waiting) > 0 {
+					k := rng.IntN(len(waiting))
+					h := holds[waiting[k]]
+					// Not sent: a pause came while it waited for its turn, and the slot goes back.
+					l.giveBack(h.slot, h.at, h.prev)
+					delete(sent, waiting[k])
+					waiting = slices.Delete(waiting, k, k+1)
+				}
+			}
+		}
+		var times []time.Time
+		for _, at := range sent {
+			times = append(times, at)
+		}
+		slices.SortFunc(times, time.Time.Compare)
+		for i := range times {
+			j := i
+			for j < len(times) && times[j].Before(times[i].Add(time.Minute)) {
+				j++
+			}
+			require.LessOrEqual(t, j-i, size, "seed %d: %d calls within a minute from %s, budget %d", seed, j-i, times[i], size)
+		}
 	}
 }

@@ -51,6 +51,8 @@ type stackoneReceiver struct {
 	// budgetClock and budgetSleep measure the request budget; real time even when tests skip the other waits.
 	budgetClock func() time.Time
 	budgetSleep func(ctx context.Context, d time.Duration) error
+	// withTimeout bounds a page's detail calls; the simulation runs it on its own clock.
+	withTimeout func(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc)
 	// newGroup starts and joins the receiver's goroutines, and httpClient, when set, replaces the one built
 	// from the configuration: the simulation test runs every goroutine one at a time on its own transport.
 	newGroup   func() group
@@ -121,6 +123,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*stack
 		catchUpAfter: defaultCatchUpAfter,
 		budgetClock:  time.Now,
 		budgetSleep:  sleepCtx,
+		withTimeout:  context.WithTimeout,
 		newGroup:     newWaitGroup,
 		newKubeAPI:   newKubeAPI,
 	}, nil
@@ -343,6 +346,9 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 		share := newPacer(detailCalls, r.now, r.wait)
 		share.clock, share.sleep = r.budgetClock, r.budgetSleep
 		detail = newDetailer(cfg, client, pacer, share)
+		if detail != nil {
+			detail.withTimeout = r.withTimeout
+		}
 	}
 	retry := &retrier{cfg: cfg.BackOff, now: r.now, wait: r.wait, pacer: pacer}
 	settings := streamSettings{

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"slices"
@@ -41,6 +42,28 @@ type simAPI struct {
 	calls                    int
 	// violations are calls sent while a Retry-After given to the same process still held.
 	violations []string
+	// failShare is the share of entries whose request failed (status 502): the request logs among them have a
+	// detail with a provider error and a planted credential. sent is every call's process and send time, for
+	// the budget checks.
+	failShare float64
+	sent      []simSent
+}
+
+// simSent is one call as it left the receiver.
+type simSent struct {
+	inc    *simIncarnation
+	at     time.Time
+	detail bool
+}
+
+// simPlanted is the credential the detail of every failed request carries; no record may show it.
+const simPlanted = "planted-secret-sim"
+
+// simFailed says whether an entry's request failed: by its id, so it draws nothing from the run's source.
+func (a *simAPI) simFailed(id string) bool {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return float64(h.Sum32()%1000) < a.failShare*1000
 }
 
 // simFaults are the chances, per call, of each misbehaviour.
@@ -122,10 +145,14 @@ func (a *simAPI) addEntry(stream, id string, at, visible time.Time) {
 	} else {
 		when = at.UTC().Format("2006-01-02T15:04:05.000Z")
 	}
-	fields := map[string]any{def.idKey: id, def.timeKey: when, "sim_id": id, "http_method": "get", "path": "/unified/hris/employees", "status": 200}
+	status := 200
+	if a.simFailed(id) {
+		status = 502
+	}
+	fields := map[string]any{def.idKey: id, def.timeKey: when, "sim_id": id, "http_method": "get", "path": "/unified/hris/employees", "status": status}
 	switch def.kind {
 	case "action":
-		fields["log_type"], fields["action_run_id"], fields["status_code"] = "action", "run-"+id, 200
+		fields["log_type"], fields["action_run_id"], fields["status_code"] = "action", "run-"+id, status
 		delete(fields, "status")
 	case "platform":
 		fields["category"] = "sim"
@@ -183,6 +210,9 @@ func (a *simAPI) RoundTrip(req *http.Request) (*http.Response, error) {
 		a.violations = append(a.violations, fmt.Sprintf("process #%d sent %s %s at %s, while the server's Retry-After held its calls until %s",
 			p.inc.n, req.Method, req.URL.Path, sent.Format(time.TimeOnly+".000"), p.inc.pausedUntil.Format(time.TimeOnly+".000")))
 	}
+	detailID, isDetail := strings.CutPrefix(req.URL.Path, stackoneapi.RequestLogsPath+"/")
+	isDetail = isDetail && req.URL.Path != stackoneapi.StepLogsPath
+	a.sent = append(a.sent, simSent{inc: p.inc, at: a.s.clock(), detail: isDetail})
 	var body []byte
 	if req.Body != nil {
 		body, _ = io.ReadAll(req.Body)
@@ -216,6 +246,10 @@ func (a *simAPI) RoundTrip(req *http.Request) (*http.Response, error) {
 		return a.answer(req, http.StatusTooManyRequests, errorJSON(429, "Too Many Requests"), "Retry-After", header), nil
 	case a.s.chance(f.unavailable):
 		return a.answer(req, http.StatusServiceUnavailable, errorJSON(503, "Service Unavailable")), nil
+	}
+	if isDetail {
+		status, out := a.serveDetail(detailID)
+		return a.answer(req, status, out), nil
 	}
 	feed := a.feeds[req.URL.Path]
 	if feed == nil {
@@ -363,4 +397,31 @@ func (a *simAPI) servePages(f *simFeed, body []byte) (int, []byte) {
 	b := dataOpening(page)
 	fmt.Fprintf(b, `],"query":{"page":%d,"page_size":%d},"total":%d}`, max(1, req.Page), size, total)
 	return http.StatusOK, b.Bytes()
+}
+
+// serveDetail answers GET /requests/logs/{id}: the entry as listed, with the provider's error of a failed
+// request, whose URL and raw body carry a credential.
+func (a *simAPI) serveDetail(id string) (int, []byte) {
+	f := a.feeds[stackoneapi.RequestLogsPath]
+	if f != nil {
+		now := a.s.clock()
+		for _, e := range f.entries {
+			if e.id != id || e.visible.After(now) {
+				continue
+			}
+			var entry map[string]any
+			_ = json.Unmarshal(e.json, &entry)
+			if a.simFailed(id) {
+				entry["response"] = map[string]any{"status_code": 502, "provider_errors": []any{map[string]any{
+					"status": 503,
+					"url":    "https://provider.example/api?client_secret=" + simPlanted,
+					"raw":    `{"message":"sim provider down","token":"` + simPlanted + `"}`,
+				}}}
+			}
+			a.trace("GET detail %s", id)
+			b, _ := json.Marshal(map[string]any{"data": entry})
+			return http.StatusOK, b
+		}
+	}
+	return http.StatusNotFound, errorJSON(404, "Request log not found")
 }

@@ -34,7 +34,10 @@ import (
 //     failed before it (a reader whose save failed reads no further until a retried save succeeds);
 //   - what one position write stores is bounded by the page, never by the volume read;
 //   - in a run without faults, crashes or downtime, every entry arrives within the bound the sweeps promise
-//     (simBound), whatever the lateness: short, a long tail, bursts indexed at once, or a sudden jump.
+//     (simBound), whatever the lateness: short, a long tail, bursts indexed at once, or a sudden jump;
+//   - a failed request log carries its detail (the provider's message) or says why not (failed,
+//     skipped_budget), no record shows the credential the detail plants, and in no minute does a process send
+//     more detail calls than their share of the budget, or more reads than the rest of it.
 //
 // `go test -run TestSimulation -sim.seeds=2000` runs more seeds; `-sim.seed=N` replays one, printing its
 // scenario and every crash.
@@ -101,11 +104,13 @@ type simScenario struct {
 	crashes     int
 	downtime    time.Duration // the longest pause before a restart
 	faults      simFaults
+	failShare   float64 // share of entries whose request failed; failed request logs have a detail to fetch
+	detailShare float64 // request_logs.detail.budget_share
 }
 
 func (sc simScenario) String() string {
-	return fmt.Sprintf("streams %v, camelCase %v, catch_up.concurrency %d, page_size %d, initial_lookback %s, backlog %d, live %d over %s, late %.2f (%s), timeless %.3f, burst %.2f, crashes %d (downtime up to %s), faults %+v",
-		sc.streams, sc.camel, sc.concurrency, sc.pageSize, sc.lookback, sc.backlog, sc.live, sc.liveSpan, sc.lateShare, sc.lateness, sc.timeless, sc.burst, sc.crashes, sc.downtime, sc.faults)
+	return fmt.Sprintf("streams %v, camelCase %v, catch_up.concurrency %d, page_size %d, initial_lookback %s, backlog %d, live %d over %s, late %.2f (%s), timeless %.3f, burst %.2f, crashes %d (downtime up to %s), failed %.2f (detail share %.2f), faults %+v",
+		sc.streams, sc.camel, sc.concurrency, sc.pageSize, sc.lookback, sc.backlog, sc.live, sc.liveSpan, sc.lateShare, sc.lateness, sc.timeless, sc.burst, sc.crashes, sc.downtime, sc.failShare, sc.detailShare, sc.faults)
 }
 
 // drawScenario covers every stream, both concurrencies and the three shapes (live only, a backlog read by
@@ -151,6 +156,9 @@ func drawScenario(seed uint64, s *simSched) simScenario {
 		refuse:    level, storeFail: level / 2, crashAtWrite: []float64{0, 0.002, 0.01}[s.intn(3)],
 		storeOutage: level / 5,
 	}
+	// From the seed too: failed requests, and a detail share that is ample or soon spent.
+	sc.failShare = []float64{0, 0.1, 0.4}[(seed/120)%3]
+	sc.detailShare = []float64{0.2, 0.05}[(seed/360)%2]
 	return sc
 }
 
@@ -165,11 +173,12 @@ type simResult struct {
 	crashes  int
 	maxWrite int
 	simTime  time.Duration
+	detailed int
 }
 
 type simTotals struct {
-	runs, failed, entries, calls, dups, crashes, maxWrite int
-	simTime                                               time.Duration
+	runs, failed, entries, calls, dups, crashes, maxWrite, detailed int
+	simTime                                                         time.Duration
 }
 
 func (t *simTotals) add(r simResult) {
@@ -183,11 +192,12 @@ func (t *simTotals) add(r simResult) {
 	t.crashes += r.crashes
 	t.maxWrite = max(t.maxWrite, r.maxWrite)
 	t.simTime += r.simTime
+	t.detailed += r.detailed
 }
 
 func (t simTotals) String() string {
-	return fmt.Sprintf("%d failed; %d entries, %d API calls, %d crashes, %d duplicates (all in pages in flight at a crash), largest position write %d B, %s of simulated time",
-		t.failed, t.entries, t.calls, t.crashes, t.dups, t.maxWrite, t.simTime.Round(time.Minute))
+	return fmt.Sprintf("%d failed; %d entries, %d API calls, %d crashes, %d duplicates (all in pages in flight at a crash), %d failed requests sent with their detail, largest position write %d B, %s of simulated time",
+		t.failed, t.entries, t.calls, t.crashes, t.dups, t.detailed, t.maxWrite, t.simTime.Round(time.Minute))
 }
 
 // simWorld is one seed's world: the API, the storage, the pipeline and the log of what happened in it.
@@ -200,7 +210,11 @@ type simWorld struct {
 
 	seq        int // orders deliveries and position writes
 	deliveries []*simDelivery
-	incs       []*simIncarnation
+	// detailIssues are records of failed requests without the right detail or its mark, and records showing
+	// the planted credential.
+	detailIssues []string
+	detailed     int // records built from a fetched detail
+	incs         []*simIncarnation
 	// crashes are the times the running process dies, earliest first: drawn at the start, and added when a
 	// storage outage ends in one.
 	crashes []time.Time
@@ -232,7 +246,7 @@ func runSimulation(seed uint64, logf func(string, ...any)) (res simResult) {
 	s := newSimSched(seed, start)
 	sc := drawScenario(seed, s)
 	res.scenario = "scenario: " + sc.String()
-	w := &simWorld{s: s, sc: sc, api: &simAPI{s: s, logf: logf, faults: sc.faults, camel: sc.camel, endInclusive: s.chance(0.5), roundStart: s.chance(0.3), feeds: map[string]*simFeed{}}, logf: logf}
+	w := &simWorld{s: s, sc: sc, api: &simAPI{s: s, logf: logf, faults: sc.faults, camel: sc.camel, endInclusive: s.chance(0.5), roundStart: s.chance(0.3), feeds: map[string]*simFeed{}, failShare: sc.failShare}, logf: logf}
 	w.store = &simStorage{w: w, data: map[string][]byte{}, pageSize: sc.pageSize, begins: map[string]time.Time{}}
 	if logf != nil {
 		logf("%s", res.scenario)
@@ -250,7 +264,7 @@ func runSimulation(seed uint64, logf func(string, ...any)) (res simResult) {
 	w.crashes = crashes
 	err := w.drive(end)
 	res.calls, res.crashes, res.simTime = w.api.calls, len(w.incs)-1, s.clock().Sub(start)
-	res.maxWrite = w.store.maxWrite
+	res.maxWrite, res.detailed = w.store.maxWrite, w.detailed
 	if err == nil && len(s.panics) > 0 {
 		err = fmt.Errorf("a goroutine panicked: %s", s.panics[0])
 	}
@@ -432,12 +446,48 @@ func (w *simWorld) startIncarnation() (*simIncarnation, error) {
 	s := w.s
 	inc := &simIncarnation{n: len(w.incs) + 1, started: s.clock(), lastWrite: map[string]int{}}
 	w.incs = append(w.incs, inc)
+	cfg := w.config()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	set := receivertest.NewNopSettings(metadata.Type)
+
+	if w.logf != nil {
+		set.Logger = zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(simLogWriter{w}), zap.DebugLevel))
+	}
+	rcv, err := newReceiver(cfg, set, &simSink{w: w})
+	if err != nil {
+		return nil, err
+	}
+	rcv.now, rcv.wait, rcv.waitPoll = s.clock, s.wait, s.wait
+	rcv.budgetClock, rcv.budgetSleep = s.clock, s.wait
+	rcv.withTimeout = func(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(ctx)
+		(&simGroup{s: s, inc: inc}).Go(func() {
+			if s.wait(ctx, d) == nil {
+				cancel()
+			}
+		})
+		return ctx, cancel
+	}
+	rcv.newGroup = func() group { return &simGroup{s: s, inc: inc} }
+	rcv.httpClient = &http.Client{Transport: w.api}
+	inc.rcv = rcv
+	if w.logf != nil {
+		w.logf("%s: start #%d", s.clock().Format(time.TimeOnly), inc.n)
+	}
+	return inc, rcv.Start(context.Background(), simHost{ext: simStorageExt{client: w.store}})
+}
+
+// config is the receiver's configuration in every process of the run.
+func (w *simWorld) config() *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Endpoint = "http://127.0.0.1:9"
 	cfg.APIKey = "sim-key"
 	cfg.PageSize = w.sc.pageSize
 	cfg.InitialLookback = w.sc.lookback
 	cfg.CatchUp.Concurrency = w.sc.concurrency
+	cfg.RequestLogs.Detail.BudgetShare = w.sc.detailShare
 	// The back-off's jitter comes from math/rand's global source, which a seed cannot replay.
 	cfg.BackOff.RandomizationFactor = 0
 	id := simStorageID
@@ -455,26 +505,7 @@ func (w *simWorld) startIncarnation() (*simIncarnation, error) {
 			cfg.PlatformLogs.Enabled = true
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	set := receivertest.NewNopSettings(metadata.Type)
-	if w.logf != nil {
-		set.Logger = zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(simLogWriter{w}), zap.DebugLevel))
-	}
-	rcv, err := newReceiver(cfg, set, &simSink{w: w})
-	if err != nil {
-		return nil, err
-	}
-	rcv.now, rcv.wait, rcv.waitPoll = s.clock, s.wait, s.wait
-	rcv.budgetClock, rcv.budgetSleep = s.clock, s.wait
-	rcv.newGroup = func() group { return &simGroup{s: s, inc: inc} }
-	rcv.httpClient = &http.Client{Transport: w.api}
-	inc.rcv = rcv
-	if w.logf != nil {
-		w.logf("%s: start #%d", s.clock().Format(time.TimeOnly), inc.n)
-	}
-	return inc, rcv.Start(context.Background(), simHost{ext: simStorageExt{client: w.store}})
+	return cfg
 }
 
 // crash drops the process: nothing it does from now on reaches the API, the pipeline or the storage, and
@@ -605,6 +636,12 @@ func (w *simWorld) check() (dups int, err error) {
 	if len(twice) > 0 {
 		errs = append(errs, fmt.Errorf("%d entries delivered twice outside a crash, e.g. %s", len(twice), strings.Join(twice[:min(5, len(twice))], "; ")))
 	}
+	if len(w.detailIssues) > 0 {
+		errs = append(errs, fmt.Errorf("%d records with a wrong detail, e.g. %s", len(w.detailIssues), strings.Join(w.detailIssues[:min(5, len(w.detailIssues))], "; ")))
+	}
+	if err := w.checkBudget(); err != nil {
+		errs = append(errs, err)
+	}
 	readers := len(w.sc.streams) * (w.sc.concurrency + 1) // the live read runs beside the catch-up
 	for inc, n := range unsaved {
 		if n > readers && inc != w.incs[len(w.incs)-1] {
@@ -648,6 +685,7 @@ func (k *simSink) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 					return consumererror.NewPermanent(errors.New("sim: a record without stackone.sim_id"))
 				}
 				d.ids = append(d.ids, v.Str())
+				w.checkDetail(d.stream, v.Str(), lrs.At(k))
 			}
 		}
 	}
@@ -661,6 +699,60 @@ func (k *simSink) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	w.seq++
 	d.returned = w.seq
+	return nil
+}
+
+// checkDetail: a failed request log carries its detail (the provider's message) or says why not; nothing else
+// is marked; and no record shows the credential the detail plants.
+func (w *simWorld) checkDetail(stream, id string, lr plog.LogRecord) {
+	attrs := lr.Attributes()
+	raw, _ := json.Marshal(attrs.AsRaw())
+	if strings.Contains(string(raw), simPlanted) {
+		w.detailIssues = append(w.detailIssues, id+" shows the planted credential")
+	}
+	outcome, marked := attrs.Get("stackone.detail")
+	if stream != "request_logs" || !w.api.simFailed(id) {
+		if marked {
+			w.detailIssues = append(w.detailIssues, id+" is marked stackone.detail but its request did not fail")
+		}
+		return
+	}
+	switch {
+	case !marked:
+		w.detailIssues = append(w.detailIssues, id+" failed but has no stackone.detail")
+	case outcome.Str() == detailFetched:
+		w.detailed++
+		if msg, _ := attrs.Get("stackone.provider_error.message"); msg.Str() != "sim provider down" {
+			w.detailIssues = append(w.detailIssues, fmt.Sprintf("%s was fetched but its provider message is %q", id, msg.AsString()))
+		}
+	case outcome.Str() != detailFailed && outcome.Str() != detailSkippedBudget:
+		w.detailIssues = append(w.detailIssues, fmt.Sprintf("%s has stackone.detail %q", id, outcome.Str()))
+	}
+}
+
+// checkBudget: in no window of the budget's span did one process send more detail calls than their share,
+// or more reads than the rest of max_requests_per_minute.
+func (w *simWorld) checkBudget() error {
+	cfg := w.config()
+	share := cfg.detailCalls()
+	reads := cfg.MaxRequestsPerMinute - share
+	for _, detail := range []bool{true, false} {
+		limit := map[bool]int{true: share, false: reads}[detail]
+		var window []simSent
+		for _, c := range w.api.sent {
+			if c.detail != detail {
+				continue
+			}
+			for len(window) > 0 && (window[0].inc != c.inc || !c.at.Before(window[0].at.Add(budgetWindow))) {
+				window = window[1:]
+			}
+			window = append(window, c)
+			if len(window) > limit {
+				return fmt.Errorf("process #%d sent %d %s calls between %s and %s, more than the %d its budget allows",
+					c.inc.n, len(window), map[bool]string{true: "detail", false: "read"}[detail], window[0].at.Format(time.TimeOnly+".000"), c.at.Format(time.TimeOnly+".000"), limit)
+			}
+		}
+	}
 	return nil
 }
 
