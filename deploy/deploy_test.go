@@ -773,7 +773,8 @@ func TestMetricsConfigShape(t *testing.T) {
 }
 
 // TestGrafanaDashboard: importable (a Prometheus datasource variable, no hard-coded datasource uid, a current
-// schema version) and holds the panels issue 9 asks for.
+// schema version) and holds the panels for the guide's request metrics, the agents' actions and the receiver's
+// own health.
 func TestGrafanaDashboard(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("grafana", "stackone-dashboard.json"))
 	if err != nil {

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# End-to-end benchmark (issues 8 and 13): the built distribution and the Python sync worker of StackOne's guide
+# End-to-end benchmark: the built distribution and the Python sync worker of StackOne's guide
 # against the bundled fake StackOne API, every scenario RUNS times, then the median of every figure.
 #
-#   scripts/bench-e2e.sh                                   # issue 8's scenarios, short sizes, 3 runs each
+#   scripts/bench-e2e.sh                                   # backfill, busy, catchup, faults: short sizes, 3 runs each
 #   RUNS=5 SCENARIOS="backfill" scripts/bench-e2e.sh -backlog 200000
 #   SCENARIOS=busy scripts/bench-e2e.sh -duration 8m
 #   SCENARIOS=catchup scripts/bench-e2e.sh -receiver-yaml 'catch_up: {concurrency: 4}'
-#   SCENARIOS="catchup-repeat catchup-actions" scripts/bench-e2e.sh   # issue 13, at the issue's sizes
+#   SCENARIOS="catchup-repeat catchup-actions" scripts/bench-e2e.sh   # duplicates and gaps in catch-up
 #   SCENARIOS=busy scripts/bench-e2e.sh -duration 8m -harsh-exporter
 #   SCENARIOS="cpu cpu-defaults" scripts/bench-e2e.sh
 #

@@ -166,7 +166,7 @@ func TestParseFlagsPresets(t *testing.T) {
 				t.Error("preset changed")
 			}
 		}},
-		{name: "catchup-repeat: issue 13's day of request logs from 72 h back", args: []string{"-scenario", "catchup-repeat"},
+		{name: "catchup-repeat: a day of request logs from 72 h back", args: []string{"-scenario", "catchup-repeat"},
 			check: func(t *testing.T, s settings) {
 				if s.Backlog != 22250 || s.BacklogSpan != 24*time.Hour || s.RepeatRate <= 0 || s.FaultRate <= 0 || s.Logs != "requests" ||
 					s.Overrides["initial_lookback"] != "72h" || s.Overrides["page_size"] != "100" || len(s.Overrides) != 2 {

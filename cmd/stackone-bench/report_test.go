@@ -18,8 +18,8 @@ func TestReportCPURatiosBothWays(t *testing.T) {
 	}
 	var out bytes.Buffer
 	r.print(&out)
-	if !strings.Contains(out.String(), "CPU per record, python / collector: 7 (issue 13 target: at least 6)") {
-		t.Errorf("the ratio issue 13 states is not printed:\n%s", out.String())
+	if !strings.Contains(out.String(), "CPU per record, python / collector: 7 (target: at least 3)") {
+		t.Errorf("the python / collector ratio is not printed with its target:\n%s", out.String())
 	}
 }
 

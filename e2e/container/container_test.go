@@ -1,6 +1,6 @@
-// Package container builds the repository's Dockerfile, runtime stage and all, and runs the image the way the
-// README, the Helm values and the sidecar manifest run it: the shipped config, a volume for the state, the
-// non-root user, ports reached from outside the container, a stop by SIGTERM.
+// Package container builds the repository's Dockerfile, runtime stage and all, and runs the image the way
+// docs/deployment.md, the Helm values and the sidecar manifest run it: the shipped config, a volume for the
+// state, the non-root user, ports reached from outside the container, a stop by SIGTERM.
 //
 // There is no Docker daemon to rely on: buildah builds the image and podman (with runc) runs it, as root, with
 // their storage in a temporary directory. Registries may be unreachable, so the runtime stage is built on
@@ -147,9 +147,9 @@ func testShippedConfig(t *testing.T, e *engine, root string) {
 
 // testDemo runs config.demo.yaml against the in-process fake StackOne API. The container shares the host's
 // network namespace: the receiver sends its key over plain HTTP only to a loopback address, so the fake must be on
-// the container's loopback. Its state is a named volume, as the README's `docker run -v` has it. The first
-// container exports the backfill and is stopped by SIGTERM; a second one on the same volume must export what
-// was added since, and nothing of the backfill again.
+// the container's loopback. Its state is a named volume, as the `docker run -v` of docs/deployment.md has it. The
+// first container exports the backfill and is stopped by SIGTERM; a second one on the same volume must export
+// what was added since, and nothing of the backfill again.
 func testDemo(t *testing.T, e *engine, root string) {
 	fake := stackonefake.New(stackonefake.Options{APIKey: demoKey})
 	from := time.Now().Add(-50 * time.Minute)

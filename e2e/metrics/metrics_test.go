@@ -1,7 +1,8 @@
-// Package metrics runs the chain of issue 9 with real servers: the built otelcol-stackone distribution on the
-// shipped config.metrics.yaml reads a known mix of logs from the in-process fake StackOne API, derives the
-// guide's metrics, and a real Prometheus scrapes them (plus the collector's own telemetry), evaluates the
-// shipped alert rules and sends the alerts to a real Alertmanager, which notifies a webhook in this test.
+// Package metrics runs the logs-to-metrics-to-alerts chain with real servers: the built otelcol-stackone
+// distribution on the shipped config.metrics.yaml reads a known mix of logs from the in-process fake StackOne
+// API, derives the guide's metrics, and a real Prometheus scrapes them (plus the collector's own telemetry),
+// evaluates the shipped alert rules and sends the alerts to a real Alertmanager, which notifies a webhook in
+// this test.
 //
 // It needs the binary (OTELCOL_STACKONE_BIN, set by `make test-metrics` / `make test`) and Prometheus and
 // Alertmanager (Debian's prometheus and prometheus-alertmanager packages, which `make test-metrics` installs

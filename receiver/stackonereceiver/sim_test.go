@@ -327,10 +327,10 @@ func (l simLateness) draw(s *simSched, offset, liveSpan time.Duration) time.Dura
 	return within(defaultWindow * 9 / 10)
 }
 
-// simBound is the latest an entry may arrive in a run without faults, crashes or downtime, as the README
-// states it: an on-time entry at the next poll; a late one with the near sweep, the indexing delay after its
-// event time, or, if it was later than that, with the far sweep, the window after it; each plus a
-// sweep_interval for the chunking, a poll interval for the polls' cadence, and the time the reads themselves
+// simBound is the latest an entry may arrive in a run without faults, crashes or downtime, as
+// docs/guarantees.md states it: an on-time entry at the next poll; a late one with the near sweep, the indexing
+// delay after its event time, or, if it was later than that, with the far sweep, the window after it; each plus
+// a sweep_interval for the chunking, a poll interval for the polls' cadence, and the time the reads themselves
 // take on the paced budget (slack).
 func simBound(at, visible time.Time, lateness simLateness) time.Time {
 	const slack = time.Minute
