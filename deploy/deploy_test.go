@@ -493,6 +493,7 @@ func TestRootConfigs(t *testing.T) {
 	}{
 		{"config.example.yaml", "config.example.yaml", ""},
 		{"config.example.yaml with the webhook", "config.example.yaml", "webhook:"},
+		{"config.example.yaml with action steps", "config.example.yaml", "action_steps:"},
 		{"config.demo.yaml", "config.demo.yaml", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -509,6 +510,9 @@ func TestRootConfigs(t *testing.T) {
 			}
 			if tc.uncomment == "webhook:" && dig(cfg, "receivers.stackone.webhook.enabled") != true {
 				t.Fatalf("the uncommented block does not enable receivers.stackone.webhook")
+			}
+			if tc.uncomment == "action_steps:" && dig(cfg, "receivers.stackone.action_steps.enabled") != true {
+				t.Fatalf("the uncommented block does not enable receivers.stackone.action_steps")
 			}
 			validate(t, tc.file, b)
 		})
