@@ -403,6 +403,8 @@ type exportFile struct {
 	other   int                       // records of other event names, ignored
 	count   map[string]int            // stackone.request_id -> times exported
 	records map[string]plog.LogRecord // first record exported per id
+	// others, when set, is handed every record of another event name (a test following other streams).
+	others func(plog.LogRecord)
 }
 
 func (f *exportFile) read(t *testing.T) {
@@ -456,6 +458,9 @@ func (f *exportFile) add(t *testing.T, ld plog.Logs) {
 				// nothing in the fake, and anything they did emit is not what this test measures.
 				if lr.EventName() != requestLogEvent {
 					f.other++
+					if f.others != nil {
+						f.others(lr)
+					}
 					continue
 				}
 				f.total++
