@@ -881,8 +881,19 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 	}
-	if len(exprs) != 8 {
-		t.Errorf("%d rules, want 8: %v", len(exprs), keys(exprs))
+	if len(exprs) != 9 {
+		t.Errorf("%d rules, want 9: %v", len(exprs), keys(exprs))
+	}
+	// Every high or critical run alerts, and a critical one pages.
+	if e := exprs["StackOneActionRiskHigh"]; !strings.Contains(e, `stackone_action_runs_total{risk_level=~"high|critical"}`) || !strings.Contains(e, "unless") {
+		t.Errorf("StackOneActionRiskHigh: expr %q must select high and critical runs and fire on a new series' first run", e)
+	}
+	for _, g := range asList(rules["groups"]) {
+		for _, r := range asList(g["rules"]) {
+			if r["alert"] == "StackOneActionRiskHigh" && !strings.Contains(fmt.Sprint(dig(r, "labels.severity")), `eq $labels.risk_level "critical" }}critical`) {
+				t.Errorf("StackOneActionRiskHigh: severity %v must be critical for critical runs", dig(r, "labels.severity"))
+			}
+		}
 	}
 	for name, want := range map[string]string{
 		"StackOneErrorRateHigh":         "> 0.05",
