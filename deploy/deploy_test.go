@@ -776,6 +776,9 @@ func TestMetricsConfigShape(t *testing.T) {
 	}
 }
 
+// highRiskPanel counts the action runs Defender rated high or critical.
+const highRiskPanel = "High and critical risk runs, last hour"
+
 // TestGrafanaDashboard: importable (a Prometheus datasource variable, no hard-coded datasource uid, a current
 // schema version) and holds the panels issue 9 asks for.
 func TestGrafanaDashboard(t *testing.T) {
@@ -838,10 +841,25 @@ func TestGrafanaDashboard(t *testing.T) {
 		if d, _ := p["description"].(string); d == "" {
 			t.Errorf("panel %q has no description", title)
 		}
+		// Defender has four levels: a panel about risky runs that looks at "high" alone misses the critical ones.
+		for _, tg := range targets {
+			if e, _ := tg["expr"].(string); strings.Contains(e, `risk_level="high"`) {
+				t.Errorf("panel %q selects risk_level=\"high\" only: use risk_level=~\"high|critical\"", title)
+			}
+		}
+		if title == highRiskPanel {
+			expr, _ := targets[0]["expr"].(string)
+			if !strings.Contains(expr, `stackone_action_runs_total{risk_level=~"high|critical"}`) || !strings.Contains(expr, "offset 1h") {
+				t.Errorf("panel %q: %q must count the high and critical runs of the last hour, new series included", title, expr)
+			}
+			if steps := asList(dig(p, "fieldConfig.defaults.thresholds.steps")); len(steps) < 2 || steps[1]["value"] != 1.0 || steps[1]["color"] != "red" {
+				t.Errorf("panel %q: one run must turn it red: thresholds %v", title, steps)
+			}
+		}
 	}
 	for _, want := range []string{"Error rate by provider", "Latency P50 / P95", "Request volume by service and provider",
 		"Top failing accounts", "Action runs by risk level", "Lag by stream", "API errors by class", "Retries",
-		"Records emitted", "Duplicates dropped"} {
+		"Records emitted", "Duplicates dropped", highRiskPanel} {
 		if !slices.Contains(titles, want) {
 			t.Errorf("no panel %q (panels: %v)", want, titles)
 		}
