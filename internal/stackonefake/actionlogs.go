@@ -96,6 +96,12 @@ func (f *actionFilters) lists() []actionListFilter {
 // AddActionLogs stores raw action-log entries for /logs/actions; they are
 // served as they are, never case-converted (the /logs API is snake_case).
 func (s *Server) AddActionLogs(entries ...map[string]any) {
+	s.addPaged(&s.actionLogs, func(raw map[string]any) string { return lookupString(raw, "log_id") }, entries)
+}
+
+// addPaged stores entries of a page-numbered endpoint, placed at their
+// event_time, else start_time, else when they were added; key breaks ties.
+func (s *Server) addPaged(store *[]storedAction, key func(map[string]any) string, entries []map[string]any) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,11 +112,11 @@ func (s *Server) AddActionLogs(entries ...map[string]any) {
 			at = now
 		}
 		s.seq++
-		a := storedAction{raw: raw, at: at.Round(0).UTC(), logID: lookupString(raw, "log_id"), seq: s.seq}
+		a := storedAction{raw: raw, at: at.Round(0).UTC(), logID: key(raw), seq: s.seq}
 		// Kept in event-time order so a start_time bound is a binary search
 		// and the default order needs no sort per request.
-		i := sort.Search(len(s.actionLogs), func(i int) bool { return compareActions(s.actionLogs[i], a, "event_time") > 0 })
-		s.actionLogs = slices.Insert(s.actionLogs, i, a)
+		i := sort.Search(len(*store), func(i int) bool { return compareActions((*store)[i], a, "event_time") > 0 })
+		*store = slices.Insert(*store, i, a)
 	}
 }
 

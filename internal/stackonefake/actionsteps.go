@@ -6,8 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -53,23 +51,9 @@ func (f *stepFilters) lists() []actionListFilter {
 }
 
 // AddActionSteps stores raw action-run steps for /logs/steps, served as they
-// are (the /logs API is snake_case). A step's place in time is its
-// event_time, else its start_time, else when it was added.
+// are (the /logs API is snake_case).
 func (s *Server) AddActionSteps(entries ...map[string]any) {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range entries {
-		raw := cloneMap(e)
-		at, ok := lookupTime(raw, "event_time", "start_time")
-		if !ok {
-			at = now
-		}
-		s.seq++
-		a := storedAction{raw: raw, at: at.Round(0).UTC(), logID: stepKey(raw), seq: s.seq}
-		i := sort.Search(len(s.actionSteps), func(i int) bool { return compareActions(s.actionSteps[i], a, "event_time") > 0 })
-		s.actionSteps = slices.Insert(s.actionSteps, i, a)
-	}
+	s.addPaged(&s.actionSteps, stepKey, entries)
 }
 
 // stepKey orders steps that share an event time: by step_id, else by their
