@@ -2,8 +2,6 @@ package stackoneapi
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"time"
 )
 
@@ -48,24 +46,10 @@ func (q ActionStepQuery) Body() map[string]any {
 	if q.Filter.Success != nil {
 		filters["success"] = *q.Filter.Success
 	}
-	if !q.Start.IsZero() {
-		filters["start_time"] = wireTime(q.Start)
-	}
-	if !q.End.IsZero() {
-		filters["end_time"] = wireTime(q.End)
-	}
-	return map[string]any{"filters": filters, "page": max(q.Page, 1), "page_size": q.PageSize}
+	return pagedBody(filters, q.Start, q.End, q.Page, q.PageSize)
 }
 
 // ListActionSteps fetches one page of action-run steps. Page.Total is the server's count for the query.
 func (c *Client) ListActionSteps(ctx context.Context, q ActionStepQuery) (Page, error) {
-	body, err := json.Marshal(q.Body())
-	if err != nil {
-		return Page{}, err
-	}
-	resp, err := c.do(ctx, http.MethodPost, ActionStepsPath, nil, body)
-	if err != nil {
-		return Page{}, err
-	}
-	return DecodePage(resp, maxEntriesFor(q.PageSize))
+	return c.listPaged(ctx, ActionStepsPath, q.Body(), q.PageSize)
 }
