@@ -19,6 +19,14 @@ const (
 	actionStepEvent = "stackone.action_step"
 	// actionRuns is how many action runs the fake holds, each with three to five steps.
 	actionRuns = 400
+	// actionStreams turns request logs off and both action streams on.
+	actionStreams = `    request_logs:
+      enabled: false
+    action_logs:
+      enabled: true
+    action_steps:
+      enabled: true
+`
 )
 
 // TestActionStepsArriveOnceWithTheirRun runs the distribution with action_logs and action_steps on, stops it
@@ -68,7 +76,7 @@ func TestActionStepsArriveOnceWithTheirRun(t *testing.T) {
 			}
 		}}
 	h := &harness{t: t, bin: bin, dir: dir, want: map[string]map[string]any{}, out: out}
-	h.setUp("collector", actionStepsConfig(srv.URL, filepath.Join(dir, "storage"), out.path))
+	h.setUp("collector", collectorConfig(srv.URL, filepath.Join(dir, "storage"), out.path, actionStreams))
 
 	first := h.start()
 	h.waitFor(first, startTimeout, fmt.Sprintf("at least %d steps exported by the first run", killAfter), func() bool {
@@ -120,48 +128,4 @@ func TestActionStepsArriveOnceWithTheirRun(t *testing.T) {
 			len(wantSteps), missing, twice, strangers, unlinked)
 	}
 	t.Logf("%d steps of %d runs exported once each, each linked to its run's action log, in %s", len(wantSteps), len(wantRuns), time.Since(started).Round(time.Millisecond))
-}
-
-// actionStepsConfig is collectorConfig with the action streams instead of request logs.
-func actionStepsConfig(endpoint, storageDir, outPath string) string {
-	return fmt.Sprintf(`receivers:
-  stackone:
-    endpoint: %q
-    api_key: %q
-    page_size: %d
-    poll_interval: 1s
-    initial_lookback: 1h
-    max_requests_per_minute: %d
-    catch_up:
-      concurrency: %d
-    storage: file_storage
-    request_logs:
-      enabled: false
-    action_logs:
-      enabled: true
-    action_steps:
-      enabled: true
-
-extensions:
-  file_storage:
-    directory: %q
-    create_directory: true
-
-exporters:
-  file:
-    path: %q
-    format: json
-    rotation:
-      max_megabytes: 1024
-
-service:
-  extensions: [file_storage]
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    logs:
-      receivers: [stackone]
-      exporters: [file]
-`, endpoint, apiKey, pageSize, requestsPerMinute, catchUpConcurrency, storageDir, outPath)
 }
