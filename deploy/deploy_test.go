@@ -493,6 +493,7 @@ func TestRootConfigs(t *testing.T) {
 	}{
 		{"config.example.yaml", "config.example.yaml", ""},
 		{"config.example.yaml with the webhook", "config.example.yaml", "webhook:"},
+		{"config.example.yaml with action steps", "config.example.yaml", "action_steps:"},
 		{"config.demo.yaml", "config.demo.yaml", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -509,6 +510,9 @@ func TestRootConfigs(t *testing.T) {
 			}
 			if tc.uncomment == "webhook:" && dig(cfg, "receivers.stackone.webhook.enabled") != true {
 				t.Fatalf("the uncommented block does not enable receivers.stackone.webhook")
+			}
+			if tc.uncomment == "action_steps:" && dig(cfg, "receivers.stackone.action_steps.enabled") != true {
+				t.Fatalf("the uncommented block does not enable receivers.stackone.action_steps")
 			}
 			validate(t, tc.file, b)
 		})
@@ -772,6 +776,9 @@ func TestMetricsConfigShape(t *testing.T) {
 	}
 }
 
+// highRiskPanel counts the action runs Defender rated high or critical.
+const highRiskPanel = "High and critical risk runs, last hour"
+
 // TestGrafanaDashboard: importable (a Prometheus datasource variable, no hard-coded datasource uid, a current
 // schema version) and holds the panels for the guide's request metrics, the agents' actions and the receiver's
 // own health.
@@ -835,10 +842,25 @@ func TestGrafanaDashboard(t *testing.T) {
 		if d, _ := p["description"].(string); d == "" {
 			t.Errorf("panel %q has no description", title)
 		}
+		// Defender has four levels: a panel about risky runs that looks at "high" alone misses the critical ones.
+		for _, tg := range targets {
+			if e, _ := tg["expr"].(string); strings.Contains(e, `risk_level="high"`) {
+				t.Errorf("panel %q selects risk_level=\"high\" only: use risk_level=~\"high|critical\"", title)
+			}
+		}
+		if title == highRiskPanel {
+			expr, _ := targets[0]["expr"].(string)
+			if !strings.Contains(expr, `stackone_action_runs_total{risk_level=~"high|critical"}`) || !strings.Contains(expr, "offset 1h") {
+				t.Errorf("panel %q: %q must count the high and critical runs of the last hour, new series included", title, expr)
+			}
+			if steps := asList(dig(p, "fieldConfig.defaults.thresholds.steps")); len(steps) < 2 || steps[1]["value"] != 1.0 || steps[1]["color"] != "red" {
+				t.Errorf("panel %q: one run must turn it red: thresholds %v", title, steps)
+			}
+		}
 	}
 	for _, want := range []string{"Error rate by provider", "Latency P50 / P95", "Request volume by service and provider",
 		"Top failing accounts", "Action runs by risk level", "Lag by stream", "API errors by class", "Retries",
-		"Records emitted", "Duplicates dropped"} {
+		"Records emitted", "Duplicates dropped", highRiskPanel} {
 		if !slices.Contains(titles, want) {
 			t.Errorf("no panel %q (panels: %v)", want, titles)
 		}
@@ -878,8 +900,19 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 	}
-	if len(exprs) != 8 {
-		t.Errorf("%d rules, want 8: %v", len(exprs), keys(exprs))
+	if len(exprs) != 9 {
+		t.Errorf("%d rules, want 9: %v", len(exprs), keys(exprs))
+	}
+	// Every high or critical run alerts, and a critical one pages.
+	if e := exprs["StackOneActionRiskHigh"]; !strings.Contains(e, `stackone_action_runs_total{risk_level=~"high|critical"}`) || !strings.Contains(e, "unless") {
+		t.Errorf("StackOneActionRiskHigh: expr %q must select high and critical runs and fire on a new series' first run", e)
+	}
+	for _, g := range asList(rules["groups"]) {
+		for _, r := range asList(g["rules"]) {
+			if r["alert"] == "StackOneActionRiskHigh" && !strings.Contains(fmt.Sprint(dig(r, "labels.severity")), `eq $labels.risk_level "critical" }}critical`) {
+				t.Errorf("StackOneActionRiskHigh: severity %v must be critical for critical runs", dig(r, "labels.severity"))
+			}
+		}
 	}
 	for name, want := range map[string]string{
 		"StackOneErrorRateHigh":         "> 0.05",

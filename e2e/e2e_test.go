@@ -173,7 +173,9 @@ func (h *harness) setUp(name, config string) {
 // SIGKILL can cut the last line short and lose those records. That is the exporter's property, not the
 // receiver's. With `rotation` it writes straight to the file (timberjack, no buffer), so a record is in the
 // OS before ConsumeLogs returns, and timberjack appends to an existing file, which a restart needs.
-func collectorConfig(endpoint, storageDir, outPath string) string {
+//
+// streams, when given, is YAML added under the receiver (which streams to read).
+func collectorConfig(endpoint, storageDir, outPath string, streams ...string) string {
 	return fmt.Sprintf(`receivers:
   stackone:
     endpoint: %q
@@ -185,7 +187,7 @@ func collectorConfig(endpoint, storageDir, outPath string) string {
     catch_up:
       concurrency: %d
     storage: file_storage
-
+%s
 extensions:
   file_storage:
     directory: %q
@@ -207,7 +209,7 @@ service:
     logs:
       receivers: [stackone]
       exporters: [file]
-`, endpoint, apiKey, pageSize, requestsPerMinute, catchUpConcurrency, storageDir, outPath)
+`, endpoint, apiKey, pageSize, requestsPerMinute, catchUpConcurrency, strings.Join(streams, ""), storageDir, outPath)
 }
 
 // process is one run of the collector.
@@ -403,6 +405,8 @@ type exportFile struct {
 	other   int                       // records of other event names, ignored
 	count   map[string]int            // stackone.request_id -> times exported
 	records map[string]plog.LogRecord // first record exported per id
+	// others, when set, is handed every record of another event name (a test following other streams).
+	others func(plog.LogRecord)
 }
 
 func (f *exportFile) read(t *testing.T) {
@@ -456,6 +460,9 @@ func (f *exportFile) add(t *testing.T, ld plog.Logs) {
 				// nothing in the fake, and anything they did emit is not what this test measures.
 				if lr.EventName() != requestLogEvent {
 					f.other++
+					if f.others != nil {
+						f.others(lr)
+					}
 					continue
 				}
 				f.total++

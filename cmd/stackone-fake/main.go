@@ -35,6 +35,7 @@ func main() {
 	rate := flag.Float64("rate", 5, "live request and action logs added per second; 0 = none")
 	camel := flag.Bool("camel-case", false, "serve request/step/platform logs with camelCase keys")
 	detailInList := flag.Bool("detail-in-list", false, "serve failed requests' provider and mapping errors in the list rows too, as the docs' List Logs example shows (by default only GET /requests/logs/{id} has them)")
+	steps := flag.Bool("action-steps", true, "generate the steps of every action run, served on POST /logs/steps (the collector's action_steps stream)")
 	faultRate := flag.Float64("fault-rate", 0, "fraction of requests answered 429, 500 or with a truncated body")
 	seed := flag.Int64("seed", 1, "seed for generated data and random faults")
 	var pages pageLimits
@@ -44,7 +45,7 @@ func main() {
 		return err
 	})
 	flag.IntVar(&pages.max, "max-page-size", 100, "largest page_size of /requests/logs, /requests/logs/steps and /requests/platform-logs (StackOne documents 100)")
-	flag.IntVar(&pages.maxActions, "max-action-page-size", 1000, "largest page_size of /logs/actions (StackOne publishes none)")
+	flag.IntVar(&pages.maxActions, "max-action-page-size", 1000, "largest page_size of /logs/actions and /logs/steps (StackOne publishes none)")
 	var hooks webhooks
 	flag.StringVar(&hooks.url, "webhook-url", "", "post signed StackOne webhook events to this URL (the collector's webhook endpoint); empty = none")
 	flag.StringVar(&hooks.secret, "webhook-secret", os.Getenv("STACKONE_FAKE_WEBHOOK_SECRET"), "signing secret of the webhook events (env STACKONE_FAKE_WEBHOOK_SECRET)")
@@ -53,7 +54,7 @@ func main() {
 	flag.Parse()
 
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if err := run(*listen, *apiKey, *backfill, *window, *rate, *camel, *detailInList, *faultRate, *seed, pages, hooks); err != nil {
+	if err := run(*listen, *apiKey, *backfill, *window, *rate, *camel, *detailInList, *steps, *faultRate, *seed, pages, hooks); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -64,12 +65,12 @@ type pageLimits struct {
 	max, maxActions int
 }
 
-func run(listen, apiKey string, backfill int, window time.Duration, rate float64, camel, detailInList bool, faultRate float64, seed int64, pages pageLimits, hooks webhooks) error {
+func run(listen, apiKey string, backfill int, window time.Duration, rate float64, camel, detailInList, steps bool, faultRate float64, seed int64, pages pageLimits, hooks webhooks) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	fake := stackonefake.New(stackonefake.Options{
-		APIKey: apiKey, CamelCase: camel, DetailInList: detailInList,
+		APIKey: apiKey, CamelCase: camel, DetailInList: detailInList, ActionSteps: steps,
 		PageSizeMode: pages.mode, MaxPageSize: pages.max, MaxActionPageSize: pages.maxActions,
 	})
 	if backfill > 0 {
@@ -83,7 +84,7 @@ func run(listen, apiKey string, backfill int, window time.Duration, rate float64
 	if err != nil {
 		return err
 	}
-	fmt.Printf("stackone-fake listening on http://%s (api key %q, page_size above %d, or %d on /logs/actions: %s)\n",
+	fmt.Printf("stackone-fake listening on http://%s (api key %q, page_size above %d, or %d on /logs/actions and /logs/steps: %s)\n",
 		ln.Addr(), apiKey, pages.max, pages.maxActions, pages.mode)
 	fake.StartLiveTraffic(ctx, rate, seed+2)
 

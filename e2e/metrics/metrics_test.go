@@ -81,7 +81,8 @@ var mix = []provider{
 // errorStatuses alternate over a provider's failing requests; every request that does not fail is a 200.
 var errorStatuses = []int{500, 404}
 
-// The action logs: two actions, each run at every risk level.
+// The action logs: two actions, each run at every one of Defender's risk levels; the high and critical runs
+// must fire StackOneActionRiskHigh for both actions.
 var actions = []struct{ connector, action string }{
 	{"workday", "workday_list_employees"},
 	{"greenhouse", "greenhouse_create_candidate"},
@@ -93,7 +94,8 @@ var riskLevels = []struct {
 }{
 	{"low", 80, 0.0, 0.3},
 	{"medium", 15, 0.3, 0.4},
-	{"high", 5, 0.7, 0.3},
+	{"high", 4, 0.7, 0.2},
+	{"critical", 1, 0.9, 0.1},
 }
 
 const actionRunsPerAction = 100
@@ -299,10 +301,18 @@ func checkAlerts(t *testing.T, p *promAPI, am *process, hook *webhook) {
 		"StackOneReceiverLagHigh": {"platform_logs", "step_logs"},
 		"StackOneAPIKeyRejected":  {"step_logs"},
 		"StackOneStreamDisabled":  {"platform_logs"},
+		// One alert per action and level: every action ran at high and at critical risk.
+		"StackOneActionRiskHigh": {
+			"greenhouse_create_candidate/critical", "greenhouse_create_candidate/high",
+			"workday_list_employees/critical", "workday_list_employees/high",
+		},
 	}
 	key := func(l map[string]string) string {
 		if v, ok := l["provider"]; ok {
 			return v
+		}
+		if v, ok := l["action_id"]; ok {
+			return v + "/" + l["risk_level"]
 		}
 		return l["stream"]
 	}
@@ -332,6 +342,10 @@ func checkAlerts(t *testing.T, p *promAPI, am *process, hook *webhook) {
 			}
 			for _, a := range alerts {
 				t.Logf("Alertmanager: %s %v (%s since %s): %s", name, a.Labels, a.Status.State, a.StartsAt, a.Annotations["summary"])
+				// A critical run pages; a high one is a warning.
+				if risk, ok := a.Labels["risk_level"]; ok && (a.Labels["severity"] == "critical") != (risk == "critical") {
+					t.Errorf("%s %v: severity %q for risk level %q", name, a.Labels, a.Labels["severity"], risk)
+				}
 			}
 			return true, ""
 		})
@@ -376,8 +390,8 @@ func checkAlerts(t *testing.T, p *promAPI, am *process, hook *webhook) {
 			}
 		}
 	}
-	if seen != 8 {
-		t.Errorf("Prometheus loaded %d alerting rules, want the 8 of stackone-alerts.yaml", seen)
+	if seen != 9 {
+		t.Errorf("Prometheus loaded %d alerting rules, want the 9 of stackone-alerts.yaml", seen)
 	}
 }
 

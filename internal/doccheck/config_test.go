@@ -55,7 +55,7 @@ var upstreamDocs = map[reflect.Type]upstreamDoc{
 
 // placeholders are the <name> segments a row's key may use to stand for several sections at once.
 var placeholders = map[string][]string{
-	"stream": {"request_logs", "action_logs", "step_logs", "platform_logs"},
+	"stream": {"request_logs", "action_logs", "step_logs", "platform_logs", "action_steps"},
 }
 
 // configKeys is what the rows of docs/configuration.md are checked against.

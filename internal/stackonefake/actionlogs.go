@@ -96,6 +96,12 @@ func (f *actionFilters) lists() []actionListFilter {
 // AddActionLogs stores raw action-log entries for /logs/actions; they are
 // served as they are, never case-converted (the /logs API is snake_case).
 func (s *Server) AddActionLogs(entries ...map[string]any) {
+	s.addPaged(&s.actionLogs, func(raw map[string]any) string { return lookupString(raw, "log_id") }, entries)
+}
+
+// addPaged stores entries of a page-numbered endpoint, placed at their
+// event_time, else start_time, else when they were added; key breaks ties.
+func (s *Server) addPaged(store *[]storedAction, key func(map[string]any) string, entries []map[string]any) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,16 +112,21 @@ func (s *Server) AddActionLogs(entries ...map[string]any) {
 			at = now
 		}
 		s.seq++
-		a := storedAction{raw: raw, at: at.Round(0).UTC(), logID: lookupString(raw, "log_id"), seq: s.seq}
+		a := storedAction{raw: raw, at: at.Round(0).UTC(), logID: key(raw), seq: s.seq}
 		// Kept in event-time order so a start_time bound is a binary search
 		// and the default order needs no sort per request.
-		i := sort.Search(len(s.actionLogs), func(i int) bool { return compareActions(s.actionLogs[i], a, "event_time") > 0 })
-		s.actionLogs = slices.Insert(s.actionLogs, i, a)
+		i := sort.Search(len(*store), func(i int) bool { return compareActions((*store)[i], a, "event_time") > 0 })
+		*store = slices.Insert(*store, i, a)
 	}
 }
 
 func decodeActionBody(body []byte) (actionListBody, error) {
-	var b actionListBody
+	return decodeBody[actionListBody](body)
+}
+
+// decodeBody reads a JSON list body strictly: an unknown key or trailing data is a 400.
+func decodeBody[T any](body []byte) (T, error) {
+	var b T
 	if len(bytes.TrimSpace(body)) == 0 {
 		return b, nil
 	}
@@ -147,12 +158,37 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		f = &actionFilters{}
 	}
-	page, size := 1, defaultPageSize
-	if b.Page != nil {
-		page = *b.Page
+	for _, sc := range f.StatusCode {
+		if _, err := strconv.Atoi(strings.TrimSpace(sc)); err != nil {
+			s.writeError(w, http.StatusBadRequest, "status_code must be a list of integer strings")
+			return
+		}
 	}
-	if b.PageSize != nil {
-		size = *b.PageSize
+	s.listPaged(w, pagedRequest{
+		startTime: f.StartTime, endTime: f.EndTime, success: f.Success, orderBy: f.OrderBy, orderDirection: f.OrderDirection,
+		lists: f.lists(), page: b.Page, pageSize: b.PageSize,
+	}, &s.actionLogs, "actions")
+}
+
+// pagedRequest is a decoded list body of the page-numbered /logs endpoints: the keys they share, and the list
+// filters of the endpoint asked.
+type pagedRequest struct {
+	startTime, endTime, orderBy, orderDirection *string
+	success                                     *bool
+	lists                                       []actionListFilter
+	page, pageSize                              *int
+}
+
+// listPaged answers one page of a page-numbered /logs endpoint over store (kept in event-time order; read
+// under s.mu). position names the endpoint for RepeatBoundaries.
+func (s *Server) listPaged(w http.ResponseWriter, b pagedRequest, store *[]storedAction, position string) {
+	var err error
+	page, size := 1, defaultPageSize
+	if b.page != nil {
+		page = *b.page
+	}
+	if b.pageSize != nil {
+		size = *b.pageSize
 	}
 	if page < 1 {
 		s.writeError(w, http.StatusBadRequest, "page must be a positive integer")
@@ -162,7 +198,7 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusBadRequest, "page_size must be a positive integer")
 		return
 	}
-	if size, err = s.pageSize(size, b.PageSize != nil, s.maxActionPageSize); err != nil {
+	if size, err = s.pageSize(size, b.pageSize != nil, s.maxActionPageSize); err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -171,7 +207,7 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 		name string
 		in   *string
 		out  **time.Time
-	}{{"start_time", f.StartTime, &start}, {"end_time", f.EndTime, &end}} {
+	}{{"start_time", b.startTime, &start}, {"end_time", b.endTime, &end}} {
 		if tf.in == nil || *tf.in == "" {
 			continue
 		}
@@ -183,16 +219,16 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 		*tf.out = &t
 	}
 	orderBy := "event_time"
-	if f.OrderBy != nil && *f.OrderBy != "" {
-		orderBy = strings.ToLower(*f.OrderBy)
+	if b.orderBy != nil && *b.orderBy != "" {
+		orderBy = strings.ToLower(*b.orderBy)
 		if !actionOrderBy[orderBy] {
 			s.writeError(w, http.StatusBadRequest, "order_by must be one of event_time, start_time, end_time, duration_ms")
 			return
 		}
 	}
 	desc := true
-	if f.OrderDirection != nil {
-		switch strings.ToLower(*f.OrderDirection) {
+	if b.orderDirection != nil {
+		switch strings.ToLower(*b.orderDirection) {
 		case "", "desc":
 		case "asc":
 			desc = false
@@ -201,21 +237,15 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, sc := range f.StatusCode {
-		if _, err := strconv.Atoi(strings.TrimSpace(sc)); err != nil {
-			s.writeError(w, http.StatusBadRequest, "status_code must be a list of integer strings")
-			return
-		}
-	}
 	if s.opts.NewestFirst {
 		orderBy, desc = "event_time", true
 	}
-	lists := f.lists()
+	lists := b.lists
 
 	keep := func(a storedAction) bool {
-		if f.Success != nil {
+		if b.success != nil {
 			v, ok := lookup(a.raw, "success")
-			if !ok || v == nil || !strings.EqualFold(valueString(v), strconv.FormatBool(*f.Success)) {
+			if !ok || v == nil || !strings.EqualFold(valueString(v), strconv.FormatBool(*b.success)) {
 				return false
 			}
 		}
@@ -229,24 +259,25 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
+	all := *store
 	var matched []storedAction
 	var widened uint64 // seq of the entry the start bound took in too; 0 = none
 	first := 0
 	if start != nil {
-		first = sort.Search(len(s.actionLogs), func(i int) bool { return !s.actionLogs[i].at.Before(*start) })
+		first = sort.Search(len(all), func(i int) bool { return !all[i].at.Before(*start) })
 		// The start bound taken one entry too wide (RepeatBoundaries): the
 		// same for every page of this query, so its offsets stay consistent.
-		if s.repeatDueLocked("actions", *f.StartTime, valueOr(f.EndTime)) {
+		if s.repeatDueLocked(position, *b.startTime, valueOr(b.endTime)) {
 			for i := first - 1; i >= 0; i-- {
-				if keep(s.actionLogs[i]) {
-					matched = append(matched, s.actionLogs[i])
-					widened = s.actionLogs[i].seq
+				if keep(all[i]) {
+					matched = append(matched, all[i])
+					widened = all[i].seq
 					break
 				}
 			}
 		}
 	}
-	for _, a := range s.actionLogs[first:] {
+	for _, a := range all[first:] {
 		if end != nil && a.at.After(*end) {
 			break
 		}

@@ -160,11 +160,11 @@ func writePadded(w http.ResponseWriter, rec *capture, size int, chunked bool) {
 
 // writeTinyObjects streams {"data":[{},{},...]} without building it in
 // memory. The page ends like the endpoint's own: a null cursor on the cursor
-// streams, a total on /logs/actions.
+// streams, a total on /logs/actions and /logs/steps.
 func writeTinyObjects(w http.ResponseWriter, r *http.Request, n int, chunked bool) {
 	head := `{"data":[`
 	tail := `],"next":null}`
-	if r.URL.Path == "/logs/actions" {
+	if r.URL.Path == "/logs/actions" || r.URL.Path == "/logs/steps" {
 		tail = `],"total":` + strconv.Itoa(n) + `}`
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -219,6 +219,7 @@ func TestFaultTinyObjects(t *testing.T) {
 		{"three million where 100 were asked for", http.MethodGet, "/requests/logs?page_size=100", 3_000_000, false, `],"next":null}`},
 		{"streamed", http.MethodGet, "/requests/logs/steps", 40_000, true, `],"next":null}`},
 		{"action logs", http.MethodPost, "/logs/actions", 1, false, `],"total":1}`},
+		{"action steps", http.MethodPost, "/logs/steps", 2, false, `],"total":2}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -227,8 +227,11 @@ func (g *generator) risk() (string, float64) {
 		return "low", round(g.rng.Float64() * 0.3)
 	case x < 0.95:
 		return "medium", round(0.3 + g.rng.Float64()*0.4)
+	case x < 0.99:
+		return "high", round(0.7 + g.rng.Float64()*0.2)
 	default:
-		return "high", round(0.7 + g.rng.Float64()*0.3)
+		// Defender's fourth level: rare, and what the high-risk alert pages for.
+		return "critical", round(0.9 + g.rng.Float64()*0.1)
 	}
 }
 
@@ -308,6 +311,7 @@ func (s *Server) GenerateRequestLogs(n int, from time.Time, step time.Duration, 
 
 // GenerateActionLogs adds n realistic action logs with event times from,
 // from+step, ... and returns them; determinism as for GenerateRequestLogs.
+// Under Options.ActionSteps it adds the steps of each run too (StepsFor).
 func (s *Server) GenerateActionLogs(n int, from time.Time, step time.Duration, seed int64) []map[string]any {
 	g := s.newGenerator(seed)
 	out := make([]map[string]any, n)
@@ -315,11 +319,12 @@ func (s *Server) GenerateActionLogs(n int, from time.Time, step time.Duration, s
 		out[i] = g.actionLog(from.Add(time.Duration(i) * step))
 	}
 	s.AddActionLogs(out...)
+	s.AddActionSteps(s.stepsOf(out)...)
 	return out
 }
 
-// StartLiveTraffic adds one request log and one action log stamped with the
-// server clock perSecond times a second until ctx ends. The first pair is
+// StartLiveTraffic adds one request log and one action log (with its steps,
+// under Options.ActionSteps) stamped with the server clock perSecond times a second until ctx ends. The first pair is
 // added before it returns, so callers can rely on traffic existing.
 func (s *Server) StartLiveTraffic(ctx context.Context, perSecond float64, seed int64) {
 	if perSecond <= 0 || ctx.Err() != nil {
@@ -329,7 +334,9 @@ func (s *Server) StartLiveTraffic(ctx context.Context, perSecond float64, seed i
 	tick := func() {
 		now := s.now()
 		s.AddRequestLogs(g.requestLog(now))
-		s.AddActionLogs(g.actionLog(now))
+		action := g.actionLog(now)
+		s.AddActionLogs(action)
+		s.AddActionSteps(s.stepsOf([]map[string]any{action})...)
 	}
 	tick()
 	// Clamped both ways: a busy loop helps nobody, and a huge float would

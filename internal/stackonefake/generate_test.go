@@ -94,10 +94,12 @@ func TestGeneratedActionLogs(t *testing.T) {
 		require.LessOrEqual(t, score, 1.0)
 		levels[e["risk_level"].(string)]++
 	}
-	require.Len(t, levels, 3)
-	for _, l := range []string{"low", "medium", "high"} {
-		require.Positive(t, levels[l])
+	// Defender's four levels, critical the rarest.
+	require.Len(t, levels, 4)
+	for _, l := range []string{"low", "medium", "high", "critical"} {
+		require.Positive(t, levels[l], l)
 	}
+	require.Less(t, levels["critical"], levels["high"])
 }
 
 func TestStartLiveTraffic(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package stackonefake imitates StackOne's public logs APIs (/requests/logs and
-// its siblings, /logs/actions) closely enough that a client can be tested
+// its siblings, /logs/actions, /logs/steps) closely enough that a client can be tested
 // against the awkward parts of the contract: Basic auth, keyset cursors that
 // carry their filters and expire, offset paging over a growing set, the
 // documented page_size maximum (refused with a 400 by default), both key
@@ -40,8 +40,8 @@ type Options struct {
 	// and /requests/platform-logs accept; 0 means 100, the maximum StackOne's
 	// OpenAPI documents for them.
 	MaxPageSize int
-	// MaxActionPageSize is the largest page_size /logs/actions accepts; 0
-	// means 1000. StackOne publishes no maximum there.
+	// MaxActionPageSize is the largest page_size /logs/actions and /logs/steps
+	// accept; 0 means 1000. StackOne publishes no maximum there.
 	MaxActionPageSize int
 	// PageSizeMode is what every list endpoint does with a page_size above its
 	// maximum: answer 400 (the default), serve the maximum, or serve it all.
@@ -53,6 +53,10 @@ type Options struct {
 	NewestFirst bool
 	// CursorTTL makes older `next` cursors fail with 400; 0 means never.
 	CursorTTL time.Duration
+	// ActionSteps makes GenerateActionLogs and StartLiveTraffic add the steps
+	// of every action run they generate (StepsFor), served on /logs/steps.
+	// Steps added with AddActionSteps are served either way.
+	ActionSteps bool
 }
 
 // PageSizeMode is what a list endpoint does with a page_size above its maximum.
@@ -139,6 +143,7 @@ type Server struct {
 	stepLogs     logStore
 	platformLogs logStore
 	actionLogs   []storedAction
+	actionSteps  []storedAction
 	faults       []*pendingFault
 	recorded     []Recorded
 
@@ -214,6 +219,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/logs/actions/") && singleSegment(p, "/logs/actions/"):
 		id := strings.TrimPrefix(p, "/logs/actions/")
 		s.onlyMethod(w, r, http.MethodGet, func() { s.getAction(w, r, id) })
+	case p == "/logs/steps":
+		s.onlyMethod(w, r, http.MethodPost, func() { s.listActionSteps(w, r) })
 	default:
 		s.writeError(w, http.StatusNotFound, fmt.Sprintf("Cannot %s %s", r.Method, p))
 	}

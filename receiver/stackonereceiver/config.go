@@ -26,7 +26,7 @@ const (
 	// StackOne's OpenAPI sets page_size's maximum to 100 on GET /requests/logs, /requests/logs/steps and
 	// /requests/platform-logs.
 	maxCursorPageSize = 100
-	// POST /logs/actions publishes no maximum; 1000 keeps one page's memory bounded.
+	// POST /logs/actions and /logs/steps publish no maximum; 1000 keeps one page's memory bounded.
 	maxActionPageSize = 1000
 	defaultPageSize   = 100
 	// The API key's limit is 1000/min shared with the customer's own traffic.
@@ -86,6 +86,8 @@ type Config struct {
 	ActionLogs   ActionLogsConfig        `mapstructure:"action_logs"`
 	StepLogs     RequestLogsConfig       `mapstructure:"step_logs"`
 	PlatformLogs RequestLogsConfig       `mapstructure:"platform_logs"`
+	// ActionSteps is off by default: the /logs family is young, and its steps the least known part of it.
+	ActionSteps ActionStepsConfig `mapstructure:"action_steps"`
 
 	// Webhook receives StackOne's signed webhook events beside the polled logs (webhook_config.go).
 	Webhook WebhookConfig `mapstructure:"webhook"`
@@ -235,6 +237,12 @@ type ActionLogsConfig struct {
 	Filter  stackoneapi.ActionLogFilter `mapstructure:"filter"`
 }
 
+// ActionStepsConfig configures the POST /logs/steps stream: what AI agents' action runs did, step by step.
+type ActionStepsConfig struct {
+	Enabled bool                         `mapstructure:"enabled"`
+	Filter  stackoneapi.ActionStepFilter `mapstructure:"filter"`
+}
+
 // RedactionConfig lists the names whose values are replaced by "REDACTED". Names are matched
 // case-insensitively; `*` matches any run of characters (e.g. `*token*`).
 type RedactionConfig struct {
@@ -370,8 +378,8 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("redaction pattern %q is invalid: use a name or a pattern with * such as *token*", p))
 		}
 	}
-	if !cfg.RequestLogs.Enabled && !cfg.ActionLogs.Enabled && !cfg.StepLogs.Enabled && !cfg.PlatformLogs.Enabled {
-		errs = append(errs, errors.New("no log stream is enabled: set request_logs.enabled (or action_logs, step_logs, platform_logs) to true"))
+	if !cfg.RequestLogs.Enabled && !cfg.ActionLogs.Enabled && !cfg.StepLogs.Enabled && !cfg.PlatformLogs.Enabled && !cfg.ActionSteps.Enabled {
+		errs = append(errs, errors.New("no log stream is enabled: set request_logs.enabled (or action_logs, step_logs, platform_logs, action_steps) to true"))
 	}
 	for _, c := range []struct {
 		stream, path string
@@ -386,6 +394,7 @@ func (cfg *Config) Validate() error {
 	}
 	errs = append(errs, cfg.validateDetail()...)
 	errs = append(errs, validateFilter("action_logs.filter", cfg.ActionLogs.Filter.Lists(), cfg.ActionLogs.Filter.StatusCodes)...)
+	errs = append(errs, validateFilter("action_steps.filter", cfg.ActionSteps.Filter.Lists(), nil)...)
 	errs = append(errs, cfg.Webhook.validate()...)
 	return errors.Join(errs...)
 }
@@ -411,7 +420,7 @@ func (cfg *Config) validateDetail() []error {
 
 // validatePageSize holds page_size to what the enabled streams' endpoints accept: StackOne documents a maximum
 // of 100 on the request-log endpoints, and a larger page there would be refused or clamped by the server.
-// Action logs publish no maximum, so alone they may ask for more.
+// Action logs and action steps publish no maximum, so without the others they may ask for more.
 func (cfg *Config) validatePageSize() []error {
 	var capped []string
 	for _, s := range []struct {
@@ -426,10 +435,10 @@ func (cfg *Config) validatePageSize() []error {
 	case cfg.PageSize < 1:
 		return []error{fmt.Errorf("page_size %d is out of range: use 1 to %d (%d is the default)", cfg.PageSize, maxCursorPageSize, defaultPageSize)}
 	case len(capped) > 0 && cfg.PageSize > maxCursorPageSize:
-		return []error{fmt.Errorf("page_size %d is above StackOne's maximum of %d for %s: use 1 to %d (%d is the default); only action_logs, when it is the one stream enabled, may ask for up to %d",
+		return []error{fmt.Errorf("page_size %d is above StackOne's maximum of %d for %s: use 1 to %d (%d is the default); only action_logs and action_steps, without the other streams, may ask for up to %d",
 			cfg.PageSize, maxCursorPageSize, strings.Join(capped, ", "), maxCursorPageSize, defaultPageSize, maxActionPageSize)}
 	case cfg.PageSize > maxActionPageSize:
-		return []error{fmt.Errorf("page_size %d is out of range: use 1 to %d for action_logs (StackOne publishes no maximum there; %d is the default)", cfg.PageSize, maxActionPageSize, defaultPageSize)}
+		return []error{fmt.Errorf("page_size %d is out of range: use 1 to %d for action_logs and action_steps (StackOne publishes no maximum there; %d is the default)", cfg.PageSize, maxActionPageSize, defaultPageSize)}
 	}
 	return nil
 }
@@ -438,7 +447,7 @@ func (cfg *Config) validatePageSize() []error {
 // each catch-up worker.
 func (cfg *Config) readers() int {
 	streams := 0
-	for _, on := range []bool{cfg.RequestLogs.Enabled, cfg.ActionLogs.Enabled, cfg.StepLogs.Enabled, cfg.PlatformLogs.Enabled} {
+	for _, on := range []bool{cfg.RequestLogs.Enabled, cfg.ActionLogs.Enabled, cfg.StepLogs.Enabled, cfg.PlatformLogs.Enabled, cfg.ActionSteps.Enabled} {
 		if on {
 			streams++
 		}

@@ -26,6 +26,7 @@ func FuzzDecodePage(f *testing.F) {
 		`{"data":[{"headers":1,"request":{"url":{"hostName":"x"},"headers":{"Cookie":["a",1,null]}},"response":{"statusCode":"500"}}]}`,
 		"{\"data\":[{\"k\\u00e9y\":\"v\\n\",\"\xff\":\"\xfe\"}]}",
 		`{"data":[1,"x",null,{}],"total":3}`,
+		`{"data":[{"action_run_id":"r","step_index":"2","step_iterations":1.5,"step_function_name":"f","skipped":"no"},{"action_run_id":{},"step_index":[]}],"total":2}`,
 		`{"data":[{"request_`,
 		`[]`, `null`, `{"next":{}}`,
 		`{"data":[{"request_id":"n","response":{"provider_errors":[{"status":"503","raw":"{\"message\":\"x https://u:p@h/?token=t\"}","headers":{"Set-Cookie":["a"]}}]},"x":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}]}`,
@@ -40,7 +41,7 @@ func FuzzDecodePage(f *testing.F) {
 		}
 	}
 	m := newMapper(createDefaultConfig().(*Config).Redaction, "fuzz")
-	schemas := []*schema{requestLogSchema, actionLogSchema, stepLogSchema}
+	schemas := []*schema{requestLogSchema, actionLogSchema, stepLogSchema, actionStepSchema}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := stackoneapi.DecodePage(body, 1000)
 		if err != nil {

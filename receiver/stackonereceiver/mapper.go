@@ -700,6 +700,9 @@ func (sc *scratch) entryID(s *schema, raw jsontext.Value) string {
 			return id
 		}
 	}
+	if id, ok := sc.partsID(s); ok {
+		return id
+	}
 	sum := sha256.Sum256(raw)
 	return digestPrefix + hex.EncodeToString(sum[:16])
 }
@@ -892,6 +895,8 @@ func raiseForRisk(lr plog.LogRecord, sc *scratch, sp span) {
 // body renders the record body from the fields already read; method is the upper-cased top-level method.
 func (sc *scratch) body(s *schema, method, fullURL string) string {
 	switch s.body {
+	case bodyStepFunction:
+		return sc.stepBody(s)
 	case bodyMethodURLOrAction:
 		if method == "" {
 			if v, ok := sc.str(sc.slots[s.methodSlot]); ok {

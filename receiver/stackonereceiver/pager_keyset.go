@@ -11,23 +11,43 @@ import (
 // forever; the next poll resumes from the position.
 const maxPagesPerQuery = 10000
 
-// keysetPager reads POST /logs/actions. Its page numbers are offsets over a set that grows while it is read,
-// so page N+1 can skip or repeat rows. It pages by time instead: after each page it asks for page 1 again from
-// the newest event time read. Only when a page brings no progress in time (more rows share one timestamp than
-// fit a page) does it turn to page N+1.
+// keysetPager reads the page-numbered /logs endpoints (POST /logs/actions, POST /logs/steps). Their page numbers
+// are offsets over a set that grows while it is read, so page N+1 can skip or repeat rows. It pages by time
+// instead: after each page it asks for page 1 again from the newest event time read. Only when a page brings no
+// progress in time (more rows share one timestamp than fit a page) does it turn to page N+1.
 type keysetPager struct {
-	client *stackoneapi.Client
-	q      stackoneapi.ActionQuery
-	fetch  fetchFunc
+	list  keysetList
+	q     keysetWindow
+	fetch fetchFunc
 	// rows counts what the current start has returned: the query is over once it reaches the server's total.
 	rows  int64
 	pages int
 }
 
+// keysetWindow is what a keyset query moves from page to page; the endpoint's filters stay with its keysetList.
+type keysetWindow struct {
+	Start, End     time.Time
+	Page, PageSize int
+}
+
+// keysetList calls one page-numbered endpoint for a window.
+type keysetList func(ctx context.Context, w keysetWindow) (stackoneapi.Page, error)
+
 func newKeysetPagers(client *stackoneapi.Client, filter stackoneapi.ActionLogFilter) pagerFactory {
+	return keysetPagers(func(ctx context.Context, w keysetWindow) (stackoneapi.Page, error) {
+		return client.ListActions(ctx, stackoneapi.ActionQuery{Start: w.Start, End: w.End, Filter: filter, Page: w.Page, PageSize: w.PageSize})
+	})
+}
+
+func newActionStepPagers(client *stackoneapi.Client, filter stackoneapi.ActionStepFilter) pagerFactory {
+	return keysetPagers(func(ctx context.Context, w keysetWindow) (stackoneapi.Page, error) {
+		return client.ListActionSteps(ctx, stackoneapi.ActionStepQuery{Start: w.Start, End: w.End, Filter: filter, Page: w.Page, PageSize: w.PageSize})
+	})
+}
+
+func keysetPagers(list keysetList) pagerFactory {
 	return func(from, to time.Time, fetch fetchFunc) pager {
-		q := stackoneapi.ActionQuery{Start: from.Add(-overlap), End: to, Filter: filter, Page: 1}
-		return &keysetPager{client: client, q: q, fetch: fetch}
+		return &keysetPager{list: list, q: keysetWindow{Start: from.Add(-overlap), End: to, Page: 1}, fetch: fetch}
 	}
 }
 
@@ -39,7 +59,7 @@ func (p *keysetPager) next(ctx context.Context) (stackoneapi.Page, bool, error) 
 			p.q.Page = (p.q.Page-1)*p.q.PageSize/pageSize + 1
 		}
 		p.q.PageSize = pageSize
-		return p.client.ListActions(ctx, p.q)
+		return p.list(ctx, p.q)
 	})
 	if err != nil {
 		return page, false, err

@@ -404,6 +404,9 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 	if cfg.PlatformLogs.Enabled {
 		out = append(out, newStream(platformLogSchema, newCursorPagers(client, stackoneapi.PlatformLogsPath, cfg.PlatformLogs.Filter)))
 	}
+	if cfg.ActionSteps.Enabled {
+		out = append(out, newStream(actionStepSchema, newActionStepPagers(client, cfg.ActionSteps.Filter)))
+	}
 	return out
 }
 

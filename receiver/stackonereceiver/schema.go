@@ -44,6 +44,8 @@ const (
 	// bodyMethodURLOrAction is "<METHOD> <url>" when an action made an HTTP call, else the action it ran. The URL
 	// is the redacted url.full, never the raw field.
 	bodyMethodURLOrAction
+	// bodyStepFunction is what a step of an action run did: "hris_list_employees step 2" (mapper_steps.go).
+	bodyStepFunction
 )
 
 // schema describes one StackOne log stream: how to identify, time and map its entries. The mapping is driven by
@@ -62,6 +64,10 @@ type schema struct {
 	documented []string
 	body       bodyStyle
 
+	// idParts identify an entry together when it has none of idKeys: all must be present, and idQualifiers are
+	// added when present. An entry that lacks a part still gets a content digest.
+	idParts, idQualifiers []string
+
 	compiled
 }
 
@@ -73,6 +79,7 @@ type compiled struct {
 	byName nameTable
 	// slots of the fields with a part in the record beyond their own attribute; -1 when the schema has none
 	idSlots, timeSlots                                       []int
+	idPartSlots, idQualifierSlots                            []int
 	methodSlot, pathSlot, actionIDSlot, successSlot, urlSlot int
 	requestSlot, responseSlot                                int
 	// riskSlot is Defender's risk_level, which raises the severity; statusSlot the HTTP status; -1 when none.
@@ -156,6 +163,12 @@ func newSchema(s schema) *schema {
 	}
 	for _, k := range s.idKeys {
 		c.idSlots = append(c.idSlots, add(stackone(k, kindAsSent)))
+	}
+	for _, k := range s.idParts {
+		c.idPartSlots = append(c.idPartSlots, add(stackone(k, kindAsSent)))
+	}
+	for _, k := range s.idQualifiers {
+		c.idQualifierSlots = append(c.idQualifierSlots, add(stackone(k, kindAsSent)))
 	}
 	// request and response are objects (mapped to http.* attributes); a scalar under either name is exported as
 	// stackone.request / stackone.response like any other field.
@@ -324,4 +337,28 @@ var actionLogSchema = newSchema(schema{
 		"category", "risk_level",
 	},
 	body: bodyMethodURLOrAction,
+})
+
+// actionStepSchema: POST /logs/steps entries are the steps of action runs, what an AI agent's action did step by
+// step. A step names its run in action_run_id, exported as stackone.action_run_id like the run's own action log,
+// so a backend joins the two. step_id identifies a step when StackOne sends it; without it a step is its run and
+// its index, and its iteration count too: should StackOne list a step once per iteration, under one index, those
+// rows are different records and must not be dropped as repeats of each other.
+var actionStepSchema = newSchema(schema{
+	stream:       "action_steps",
+	eventName:    "stackone.action_step",
+	idKeys:       []string{"step_id"},
+	idParts:      []string{"action_run_id", "step_index"},
+	idQualifiers: []string{"step_iterations"},
+	timeKeys:     []string{"event_time", "start_time"},
+	semconv: []semconvField{
+		{key: "status_code", attr: "http.response.status_code", kind: kindInt, role: roleStatus},
+	},
+	typed: map[string]valueKind{
+		"step_index": kindInt, "step_iterations": kindInt, "duration_ms": kindNumber,
+		"skipped": kindBool, "success": kindBool,
+		"step_id": kindString, "action_run_id": kindString, "account_id": kindString, "project_id": kindString,
+	},
+	documented: []string{"log_type", "step_function_name", "step_function_version", "end_time", "message"},
+	body:       bodyStepFunction,
 })

@@ -18,7 +18,7 @@ import (
 )
 
 // simAPI is a scripted StackOne inside the simulation: both paging styles (cursor `next` on the request, step
-// and platform streams, page numbers with a total on POST /logs/actions), both key casings, entries that the
+// and platform streams, page numbers with a total on POST /logs/actions and /logs/steps), both key casings, entries that the
 // API lists only some time after their event time, and an adversary. It answers on the simulated clock and
 // draws every misbehaviour from the run's source, so a seed replays it exactly:
 //   - 429 with Retry-After, 503, a body cut off mid-JSON, a call that times out; now and then a Retry-After of
@@ -120,6 +120,7 @@ var simStreams = map[string]struct {
 	"step_logs":     {stackoneapi.StepLogsPath, false, "id", "start_time", "step"},
 	"platform_logs": {stackoneapi.PlatformLogsPath, false, "request_id", "event_datetime", "platform"},
 	"action_logs":   {stackoneapi.ActionLogsPath, true, "log_id", "event_time", "action"},
+	"action_steps":  {stackoneapi.ActionStepsPath, true, "step_id", "event_time", "action_step"},
 }
 
 func camelKey(k string) string {
@@ -156,6 +157,18 @@ func (a *simAPI) addEntry(stream, id string, at, visible time.Time) {
 		delete(fields, "status")
 	case "platform":
 		fields["category"] = "sim"
+	case "action_step":
+		// Four steps to a run. One step in three comes without a step_id: its run and index identify it.
+		prefix, num, _ := strings.Cut(id, "-")
+		n, _ := strconv.Atoi(num)
+		fields["log_type"], fields["action_run_id"], fields["step_index"] = "step", fmt.Sprintf("run-%s-%d", prefix, n/4), n%4
+		fields["step_function_name"], fields["status_code"] = "hris_list_employees", 200
+		for _, k := range []string{"status", "http_method", "path"} {
+			delete(fields, k)
+		}
+		if n%3 == 0 {
+			delete(fields, "step_id")
+		}
 	}
 	if a.camel && !def.keyset {
 		for k, v := range fields {

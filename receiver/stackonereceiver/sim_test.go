@@ -122,6 +122,7 @@ func drawScenario(seed uint64, s *simSched) simScenario {
 		other := names[(seed+1+uint64(s.intn(3)))%4]
 		sc.streams = append(sc.streams, other)
 	}
+	sc.streams = withActionSteps(seed, sc.streams)
 	sc.camel = s.chance(0.5)
 	sc.concurrency = []int{1, 4}[(seed/4)%2]
 	sc.pageSize = 2 + s.intn(14)
@@ -160,6 +161,30 @@ func drawScenario(seed uint64, s *simSched) simScenario {
 	sc.failShare = []float64{0, 0.1, 0.4}[(seed/120)%3]
 	sc.detailShare = []float64{0.2, 0.05}[(seed/360)%2]
 	return sc
+}
+
+// withActionSteps adds the action_steps stream to some seeds' streams. It is decided by a hash of the seed, not
+// by the scheduler's source, so every other seed draws exactly the scenario it drew before the stream existed:
+// action_steps takes the place of action_logs in a quarter of the seeds that read them (alone, or beside the other
+// stream drawn), joins them in another quarter, and joins whatever was drawn in one seed in sixteen.
+func withActionSteps(seed uint64, streams []string) []string {
+	h := seed * 0x9e3779b97f4a7c15
+	h ^= h >> 29
+	switch h >> 60 {
+	case 0:
+		return append(streams, "action_steps")
+	case 1, 2, 3:
+		if i := slices.Index(streams, "action_logs"); i >= 0 {
+			out := slices.Clone(streams)
+			out[i] = "action_steps"
+			return out
+		}
+	case 4, 5, 6, 7:
+		if slices.Contains(streams, "action_logs") {
+			return append(streams, "action_steps")
+		}
+	}
+	return streams
 }
 
 // simResult is one run's outcome.
@@ -503,6 +528,8 @@ func (w *simWorld) config() *Config {
 			cfg.StepLogs.Enabled = true
 		case "platform_logs":
 			cfg.PlatformLogs.Enabled = true
+		case "action_steps":
+			cfg.ActionSteps.Enabled = true
 		}
 	}
 	return cfg

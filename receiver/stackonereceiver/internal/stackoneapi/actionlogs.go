@@ -81,24 +81,34 @@ func (q ActionQuery) Body() map[string]any {
 	if q.Filter.Success != nil {
 		filters["success"] = *q.Filter.Success
 	}
-	if !q.Start.IsZero() {
-		filters["start_time"] = wireTime(q.Start)
+	return pagedBody(filters, q.Start, q.End, q.Page, q.PageSize)
+}
+
+// pagedBody completes the body of a page-numbered /logs endpoint: the time bounds among the filters, the page.
+func pagedBody(filters map[string]any, start, end time.Time, page, pageSize int) map[string]any {
+	if !start.IsZero() {
+		filters["start_time"] = wireTime(start)
 	}
-	if !q.End.IsZero() {
-		filters["end_time"] = wireTime(q.End)
+	if !end.IsZero() {
+		filters["end_time"] = wireTime(end)
 	}
-	return map[string]any{"filters": filters, "page": max(q.Page, 1), "page_size": q.PageSize}
+	return map[string]any{"filters": filters, "page": max(page, 1), "page_size": pageSize}
 }
 
 // ListActions fetches one page of action logs. Page.Total is the server's count for the query.
 func (c *Client) ListActions(ctx context.Context, q ActionQuery) (Page, error) {
-	body, err := json.Marshal(q.Body())
+	return c.listPaged(ctx, ActionLogsPath, q.Body(), q.PageSize)
+}
+
+// listPaged posts one page request to a page-numbered /logs endpoint.
+func (c *Client) listPaged(ctx context.Context, path string, body map[string]any, pageSize int) (Page, error) {
+	b, err := json.Marshal(body)
 	if err != nil {
 		return Page{}, err
 	}
-	resp, err := c.do(ctx, http.MethodPost, ActionLogsPath, nil, body)
+	resp, err := c.do(ctx, http.MethodPost, path, nil, b)
 	if err != nil {
 		return Page{}, err
 	}
-	return DecodePage(resp, maxEntriesFor(q.PageSize))
+	return DecodePage(resp, maxEntriesFor(pageSize))
 }
