@@ -332,7 +332,7 @@ func (h *harness) checkIDs(maxDuplicates int) {
 func (h *harness) checkRecords() {
 	t := h.t
 	t.Helper()
-	var infos, errs, bad int
+	var infos, errs, bad, explained int
 	for id, lr := range h.out.records {
 		e := h.want[id]
 		if e == nil {
@@ -363,6 +363,18 @@ func (h *harness) checkRecords() {
 		check("http.request.method", attrStr(attrs, "http.request.method"), e["http_method"])
 		check("http.response.status_code", attrInt(attrs, "http.response.status_code"), int64(status))
 		check("url.full", attrStr(attrs, "url.full"), e["url"])
+		// A failed request is explained by its detail, or says why it is not.
+		switch detail := attrStr(attrs, "stackone.detail"); {
+		case status < 400:
+			check("stackone.detail", detail, "<absent>")
+		case detail == "fetched":
+			explained++
+			if msg := attrStr(attrs, "stackone.provider_error.message"); msg == "<absent>" || msg == "" {
+				problems = append(problems, "fetched detail without stackone.provider_error.message")
+			}
+		case detail != "skipped_budget" && detail != "failed":
+			problems = append(problems, fmt.Sprintf("stackone.detail = %v, want fetched, failed or skipped_budget", detail))
+		}
 		if len(problems) > 0 {
 			bad++
 			if bad <= 5 {
@@ -375,6 +387,26 @@ func (h *harness) checkRecords() {
 	}
 	if infos == 0 || errs == 0 {
 		t.Errorf("the sample should hold both outcomes: %d INFO, %d ERROR records", infos, errs)
+	}
+	if explained == 0 {
+		t.Errorf("no failed request was sent with its provider's message (of %d failed)", errs)
+	}
+	t.Logf("%d of %d failed requests sent with their provider's message", explained, errs)
+	h.checkNoSecrets()
+}
+
+// checkNoSecrets: no credential the fake plants (in the detail of failed requests, in every request's
+// headers) reaches the export, at any depth.
+func (h *harness) checkNoSecrets() {
+	h.t.Helper()
+	raw, err := os.ReadFile(h.out.path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, secret := range []string{stackonefake.PlantedSecret, "Bearer secret-", "session="} {
+		if n := bytes.Count(raw, []byte(secret)); n > 0 {
+			h.t.Errorf("the export holds %q %d times", secret, n)
+		}
 	}
 }
 

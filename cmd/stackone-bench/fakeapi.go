@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,8 +83,22 @@ type callLog struct {
 
 	mu     sync.Mutex
 	times  []time.Time
-	pages  int // 200 answers with data
+	detail []time.Time // the calls among times that asked for a failed request's detail
+	reads  []time.Time // the others: pages
+	pages  int         // 200 answers with data
 	faults map[string]int
+}
+
+// isDetailCall: GET /requests/logs/{id}, the detail of one failed request.
+func isDetailCall(path string) bool {
+	id, ok := strings.CutPrefix(path, "/requests/logs/")
+	return ok && id != "steps" && !strings.Contains(id, "/")
+}
+
+func (l *callLog) split() (detail, reads []time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Time(nil), l.detail...), append([]time.Time(nil), l.reads...)
 }
 
 func (l *callLog) snapshot() (times []time.Time, pages int, faults map[string]int) {
@@ -114,6 +129,11 @@ func (a *apiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if l != nil {
 		l.mu.Lock()
 		l.times = append(l.times, now)
+		if isDetailCall(r.URL.Path) {
+			l.detail = append(l.detail, now)
+		} else {
+			l.reads = append(l.reads, now)
+		}
 		l.mu.Unlock()
 		if l.onFirst != nil {
 			l.once.Do(func() { l.onFirst(now) })

@@ -37,10 +37,13 @@ type phase struct {
 	Expected, Delivered, Missing, Duplicates, Unexpected, NoID, Received int
 	Active                                                               time.Duration // first API call to the last expected arrival (or the end)
 	Requests, Pages, MaxReq60                                            int
-	ReqPerMin                                                            float64
-	Faults                                                               map[string]int
-	HasLive                                                              bool
-	Delays                                                               delayStats
+	// DetailCalls are the calls for failed requests' detail, MaxDetail60 the most of them in any 60 s, and
+	// MaxReads60 the most of the other calls (pages) in any 60 s.
+	DetailCalls, MaxDetail60, MaxReads60 int
+	ReqPerMin                            float64
+	Faults                               map[string]int
+	HasLive                              bool
+	Delays                               delayStats
 }
 
 // finish derives the figures from what the API front and the sink saw. live holds the live ids with their
@@ -91,6 +94,18 @@ func (p *phase) finish(calls *callLog, snk *sink, live, backlog map[string]time.
 	}
 	p.Requests = len(inRun)
 	p.MaxReq60 = maxInWindow(inRun, time.Minute)
+	before := func(ts []time.Time) []time.Time {
+		var out []time.Time
+		for _, c := range ts {
+			if !c.After(end) {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	detail, reads := calls.split()
+	detail, reads = before(detail), before(reads)
+	p.DetailCalls, p.MaxDetail60, p.MaxReads60 = len(detail), maxInWindow(detail, time.Minute), maxInWindow(reads, time.Minute)
 	p.ReqPerMin = callRate(active)
 	if live != nil {
 		p.HasLive = true
@@ -187,6 +202,9 @@ func (p *phase) values(into map[string]any) {
 	// What users feel most: the key's calls are shared with their own traffic.
 	put("calls_per_1000", 1000*float64(p.Requests)/float64(p.Delivered), p.Delivered > 0)
 	put("max_requests_60s", float64(p.MaxReq60), true)
+	put("detail_calls", float64(p.DetailCalls), true)
+	put("max_detail_60s", float64(p.MaxDetail60), true)
+	put("max_reads_60s", float64(p.MaxReads60), true)
 	put("budget", float64(p.Budget), p.Budget > 0)
 	put("requests_per_min", p.ReqPerMin, p.ReqPerMin > 0)
 	put("pct_of_budget", 100*p.ReqPerMin/float64(p.Budget), p.Budget > 0 && p.ReqPerMin > 0)
@@ -435,6 +453,10 @@ func (r *report) printPhaseDetail(w io.Writer, p *phase) {
 	if p.Budget > 0 && p.ReqPerMin > 0 {
 		lines = append(lines, fmt.Sprintf("requests/min while reading (%s): %.0f = %.0f%% of the budget %d; most in any 60 s: %d",
 			secs(p.Active), p.ReqPerMin, 100*p.ReqPerMin/float64(p.Budget), p.Budget, p.MaxReq60))
+	}
+	if p.DetailCalls > 0 {
+		lines = append(lines, fmt.Sprintf("detail calls of failed requests: %d, most in any 60 s: %d; pages, most in any 60 s: %d",
+			p.DetailCalls, p.MaxDetail60, p.MaxReads60))
 	}
 	if p.HasLive {
 		var mins []string

@@ -120,3 +120,7 @@ func withDetail(out map[string]any) map[string]any {
 	out["request"] = req
 	return out
 }
+
+// WithDetail is a request log entry as the detail endpoint serves it: for a failed request, with the provider's
+// errors, a mapping error and the request's query parameters, planted credentials included.
+func WithDetail(entry map[string]any) map[string]any { return withDetail(cloneMap(entry)) }

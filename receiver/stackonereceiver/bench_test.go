@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/stackone-otel/otelcol-stackone/internal/stackonefake"
 	"github.com/stackone-otel/otelcol-stackone/receiver/stackonereceiver/internal/stackoneapi"
@@ -127,4 +128,38 @@ func BenchmarkEncodingJSONBaseline(b *testing.B) {
 			b.Fatalf("decoded %d entries", n)
 		}
 	})
+}
+
+// BenchmarkMapFailedRequestDetail maps a page of 100 failed requests as their detail has them (provider errors
+// with a raw body, headers, a mapping error, query parameters), with nested data kept (the default budget) and
+// left out (max_nested_size 0, the flat mapping): time, allocations and OTLP bytes per record.
+func BenchmarkMapFailedRequestDetail(b *testing.B) {
+	fake := stackonefake.New(stackonefake.Options{})
+	entries := fake.GenerateRequestLogs(benchPageEntries, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Second, 1)
+	for i, e := range entries {
+		e["status"], e["success"] = 502, false
+		entries[i] = stackonefake.WithDetail(e)
+	}
+	body, err := json.Marshal(map[string]any{"data": entries})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		maxNested int
+	}{{"nested kept", defaultMaxNestedSize}, {"nested left out", 0}} {
+		b.Run(tc.name, func(b *testing.B) {
+			m := newMapperWith(createDefaultConfig().(*Config).Redaction, mappingSettings{maxNested: tc.maxNested}, "bench")
+			var size int
+			perRecord(b, body, func() {
+				page := decodeBenchPage(b, body)
+				ld, lrs := m.newLogs()
+				for _, raw := range page.Entries {
+					m.appendRecord(lrs, requestLogSchema, raw, observedAt)
+				}
+				size = (&plog.ProtoMarshaler{}).LogsSize(ld)
+			})
+			b.ReportMetric(float64(size)/benchPageEntries, "otlp-bytes/record")
+		})
+	}
 }
