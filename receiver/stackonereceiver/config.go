@@ -311,7 +311,7 @@ func createDefaultConfig() component.Config {
 		LeaderElection: configoptional.Default(defaultLeaderElection()),
 		RequestLogs: RequestLogsStreamConfig{
 			RequestLogsConfig: RequestLogsConfig{Enabled: true},
-			Detail:            DetailConfig{Enabled: true, StatusCodes: []string{"4xx", "5xx"}, BudgetShare: 0.2, Timeout: 5 * time.Second},
+			Detail:            DetailConfig{Enabled: true, StatusCodes: []string{"4xx", "5xx"}, BudgetShare: 0.1, Timeout: 5 * time.Second},
 		},
 		ActionLogs: ActionLogsConfig{Enabled: true},
 		Webhook:    newDefaultWebhookConfig(),
@@ -409,7 +409,7 @@ func (cfg *Config) validateDetail() []error {
 		errs = append(errs, fmt.Errorf("request_logs.detail.status_codes: %w", err))
 	}
 	if n := cfg.detailCalls(); d.BudgetShare <= 0 || d.BudgetShare >= 1 || n < 1 || cfg.MaxRequestsPerMinute-n < 1 {
-		errs = append(errs, fmt.Errorf("request_logs.detail.budget_share %g is out of range: use more than 0 and less than 1, leaving at least one call a minute of max_requests_per_minute (%d) to the detail calls and one to the reads (0.2 is a good default), or set request_logs.detail.enabled: false",
+		errs = append(errs, fmt.Errorf("request_logs.detail.budget_share %g is out of range: use more than 0 and less than 1, leaving at least one call a minute of max_requests_per_minute (%d) to the detail calls and one to the reads (0.1 is a good default), or set request_logs.detail.enabled: false",
 			d.BudgetShare, cfg.MaxRequestsPerMinute))
 	}
 	if d.Timeout <= 0 {

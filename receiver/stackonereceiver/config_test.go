@@ -47,7 +47,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.False(t, defaults.PlatformLogs.Enabled)
 	assert.Contains(t, defaults.Redaction.Headers, "authorization")
 	assert.False(t, defaults.LeaderElection.HasValue(), "leader election is opt-in")
-	assert.Equal(t, DetailConfig{Enabled: true, StatusCodes: []string{"4xx", "5xx"}, BudgetShare: 0.2, Timeout: 5 * time.Second}, defaults.RequestLogs.Detail)
+	assert.Equal(t, DetailConfig{Enabled: true, StatusCodes: []string{"4xx", "5xx"}, BudgetShare: 0.1, Timeout: 5 * time.Second}, defaults.RequestLogs.Detail)
 	assert.True(t, defaults.Redaction.Payloads, "request and response bodies are replaced unless asked")
 	assert.Equal(t, 16<<10, defaults.MaxNestedSize)
 	assert.False(t, defaults.LogRecordOriginal, "log.record.original is opt-in")

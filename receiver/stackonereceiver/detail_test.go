@@ -68,6 +68,7 @@ func TestDetailExplainsFailedRequests(t *testing.T) {
 			require.NotEmpty(t, failed)
 			cfg := w.config()
 			cfg.RequestLogs.Detail.Enabled = true
+			cfg.RequestLogs.Detail.BudgetShare = 0.2 // 200 a minute, 34 in any 10 s: every failed request here
 			sink := new(consumertest.LogsSink)
 			r := w.start(cfg, sink)
 			defer r.stop()
