@@ -191,9 +191,10 @@ type DetailConfig struct {
 	Enabled bool `mapstructure:"enabled"`
 	// StatusCodes are the statuses whose detail is fetched: codes (502), classes (4xx, 5xx) or ranges (500-599).
 	StatusCodes []string `mapstructure:"status_codes"`
-	// BudgetShare is the part of max_requests_per_minute set aside for detail calls. The live read and the
-	// sweeps keep the rest and never wait for a detail call; a detail call never waits either: when the share
-	// is spent, the record goes without detail, marked stackone.detail: skipped_budget.
+	// BudgetShare is the most of max_requests_per_minute the detail calls may use. They take only slots the
+	// reads leave spare (as a catch-up does, always leaving one for a live read), so the live read and the
+	// sweeps never queue behind them; and they never wait either: when no slot is spare or the share is spent,
+	// the record goes without detail, marked stackone.detail: skipped_budget.
 	BudgetShare float64 `mapstructure:"budget_share"`
 	// Timeout bounds the detail calls of one page together, so a page is never held back longer; timeout, when
 	// shorter, bounds them too.

@@ -25,14 +25,14 @@ const (
 const detailWorkers = 4
 
 // detailer fetches what the list leaves out of a failed request (provider errors, mapping errors, the provider
-// calls behind it) within its own share of the request budget. It never retries and never waits for the budget:
-// a record whose detail cannot be had at once goes without it, marked, so the detail costs a page at most one
-// timeout and the position never waits on it.
+// calls behind it) with what the reads leave of the request budget, up to its share of it. It never retries and
+// never waits for the budget: a record whose detail cannot be had at once goes without it, marked, so the
+// detail costs a page at most one timeout and the position never waits on it.
 type detailer struct {
 	wanted  statusSet
 	timeout time.Duration
-	share   *pacer // the detail calls' part of max_requests_per_minute
-	key     *pacer // the reads' pacer: a pause the server asked for holds detail calls too
+	share   *pacer // the most of max_requests_per_minute the detail calls may use
+	key     *pacer // the key's pacer: detail calls take only its spare slots, and its pauses hold them too
 	call    func(ctx context.Context, id string) (jsontext.Value, error)
 	// withTimeout is context.WithTimeout, on the simulation's clock in the simulation.
 	withTimeout func(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc)
@@ -86,7 +86,7 @@ func (s *stream) fetchDetails(ctx context.Context, entries []decoded, cands []ca
 				i := want[next]
 				next++
 				mu.Unlock()
-				if ctx.Err() != nil || d.key.paused() || !d.share.tryTake() {
+				if ctx.Err() != nil || d.key.paused() || !takeSpare(d.key, d.share) {
 					results[i].outcome = detailSkippedBudget
 					continue
 				}
@@ -115,7 +115,7 @@ func (s *stream) fetchDetails(ctx context.Context, entries []decoded, cands []ca
 		s.tel.detail(ctx, outcome, n)
 	}
 	if counts[detailSkippedBudget] > 0 {
-		s.sampled.Info("Sent failed requests without their detail: the detail share of the request budget is spent; raise request_logs.detail.budget_share or max_requests_per_minute to explain more of them",
+		s.sampled.Info("Sent failed requests without their detail: the reads left no request to spare, or the detail share is spent; raise request_logs.detail.budget_share or max_requests_per_minute to explain more of them",
 			zap.String("stream", s.name), zap.Int("records", counts[detailSkippedBudget]))
 	}
 	if len(failures) > 0 {

@@ -229,17 +229,22 @@ func (p *pacer) pause(d time.Duration) {
 	}
 }
 
-// tryTake takes a slot only when one is free now: a call that must never wait (a detail call) asks this and
-// goes without when it is refused.
-func (p *pacer) tryTake() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.clock()
-	if laterOf(p.minute.free(), p.burst.free()).After(now) {
+// takeSpare takes a slot for a call that must never wait and never hold up the reads (a detail call): only when
+// the reads' budget has a slot free now beyond the one a live read may want next, as a catch-up call does, and
+// the call's own share has one free now. The call goes without when it is refused.
+func takeSpare(reads, share *pacer) bool {
+	reads.mu.Lock()
+	defer reads.mu.Unlock()
+	share.mu.Lock()
+	defer share.mu.Unlock()
+	now := reads.clock()
+	if laterOf(reads.minute.freeLeaving(now), reads.burst.freeLeaving(now)).After(now) ||
+		laterOf(share.minute.free(), share.burst.free()).After(now) {
 		return false
 	}
-	p.minute.take(now)
-	p.burst.take(now)
+	for _, l := range []*sendLog{&reads.minute, &reads.burst, &share.minute, &share.burst} {
+		l.take(now)
+	}
 	return true
 }
 

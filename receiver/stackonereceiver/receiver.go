@@ -337,9 +337,10 @@ func (r *stackoneReceiver) clientConfig() *confighttp.ClientConfig {
 // telemetry; each has its own position.
 func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx context.Context) []*stream {
 	cfg := r.cfg
-	// The detail calls of failed requests have their own share of the budget, so the reads never wait for them.
+	// The detail calls of failed requests take only slots the reads leave spare, up to their share of the
+	// budget, so they never hold up a read.
 	detailCalls := cfg.detailCalls()
-	pacer := newPacer(cfg.MaxRequestsPerMinute-detailCalls, r.now, r.wait)
+	pacer := newPacer(cfg.MaxRequestsPerMinute, r.now, r.wait)
 	pacer.clock, pacer.sleep = r.budgetClock, r.budgetSleep
 	var detail *detailer
 	if detailCalls > 0 {
@@ -356,7 +357,7 @@ func (r *stackoneReceiver) newStreams(client *stackoneapi.Client, consumeCtx con
 		sweepInterval: cfg.SweepInterval,
 		window:        cfg.LateArrivalWindow,
 		indexingDelay: cfg.IndexingDelay,
-		budget:        cfg.MaxRequestsPerMinute - detailCalls,
+		budget:        cfg.MaxRequestsPerMinute,
 		pageSize:      cfg.PageSize,
 		lookback:      cfg.InitialLookback,
 		concurrency:   cfg.CatchUp.Concurrency,

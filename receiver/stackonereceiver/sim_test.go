@@ -37,7 +37,7 @@ import (
 //     (simBound), whatever the lateness: short, a long tail, bursts indexed at once, or a sudden jump;
 //   - a failed request log carries its detail (the provider's message) or says why not (failed,
 //     skipped_budget), no record shows the credential the detail plants, and in no minute does a process send
-//     more detail calls than their share of the budget, or more reads than the rest of it.
+//     more calls than the budget, or more detail calls than their share of it.
 //
 // `go test -run TestSimulation -sim.seeds=2000` runs more seeds; `-sim.seed=N` replays one, printing its
 // scenario and every crash.
@@ -757,26 +757,30 @@ func (w *simWorld) checkDetail(stream, id string, lr plog.LogRecord) {
 	}
 }
 
-// checkBudget: in no window of the budget's span did one process send more detail calls than their share,
-// or more reads than the rest of max_requests_per_minute.
+// checkBudget: in no window of the budget's span did one process send more calls than max_requests_per_minute,
+// nor more detail calls than their share of it.
 func (w *simWorld) checkBudget() error {
 	cfg := w.config()
-	share := cfg.detailCalls()
-	reads := cfg.MaxRequestsPerMinute - share
-	for _, detail := range []bool{true, false} {
-		limit := map[bool]int{true: share, false: reads}[detail]
+	for _, c := range []struct {
+		what   string
+		counts func(simSent) bool
+		limit  int
+	}{
+		{"detail", func(c simSent) bool { return c.detail }, cfg.detailCalls()},
+		{"API", func(simSent) bool { return true }, cfg.MaxRequestsPerMinute},
+	} {
 		var window []simSent
-		for _, c := range w.api.sent {
-			if c.detail != detail {
+		for _, sent := range w.api.sent {
+			if !c.counts(sent) {
 				continue
 			}
-			for len(window) > 0 && (window[0].inc != c.inc || !c.at.Before(window[0].at.Add(budgetWindow))) {
+			for len(window) > 0 && (window[0].inc != sent.inc || !sent.at.Before(window[0].at.Add(budgetWindow))) {
 				window = window[1:]
 			}
-			window = append(window, c)
-			if len(window) > limit {
+			window = append(window, sent)
+			if len(window) > c.limit {
 				return fmt.Errorf("process #%d sent %d %s calls between %s and %s, more than the %d its budget allows",
-					c.inc.n, len(window), map[bool]string{true: "detail", false: "read"}[detail], window[0].at.Format(time.TimeOnly+".000"), c.at.Format(time.TimeOnly+".000"), limit)
+					sent.inc.n, len(window), c.what, window[0].at.Format(time.TimeOnly+".000"), sent.at.Format(time.TimeOnly+".000"), c.limit)
 			}
 		}
 	}

@@ -565,7 +565,7 @@ func TestFallingBehindIsReported(t *testing.T) {
 	assert.Equal(t, componentstatus.StatusOK, w.host.statuses()[len(w.host.statuses())-1], "back on schedule once a poll is quick again")
 	warned := logs.FilterMessage("Falling behind: the request budget does not keep up with this stream").All()
 	require.Len(t, warned, 1, "one warning, however many pages were behind")
-	assert.Equal(t, int64(cfg.MaxRequestsPerMinute), warned[0].ContextMap()["reads_per_minute"], "it names the reads' budget")
+	assert.Equal(t, int64(cfg.MaxRequestsPerMinute), warned[0].ContextMap()["max_requests_per_minute"], "it names the budget to raise")
 	// Back on schedule, no read is behind by more than the milliseconds a sweep's chunk takes to end.
 	m, err := r.tel.GetMetric("otelcol_receiver_stackone_behind")
 	require.NoError(t, err)

@@ -223,12 +223,12 @@ func (s *stream) noteBehind(rd read, d time.Duration) {
 		s.setCondition(condBehind, nil)
 		return
 	}
-	err := fmt.Errorf("falling behind: the %s read is %s behind its schedule; the reads' budget (%d calls a minute: max_requests_per_minute less request_logs.detail's share) does not carry this stream's volume at page_size %d (the live read costs a call per page, and each sweep as much again): raise max_requests_per_minute, narrow the filters, or split the streams over receivers with their own API keys",
+	err := fmt.Errorf("falling behind: the %s read is %s behind its schedule; max_requests_per_minute (%d) does not carry this stream's volume at page_size %d (the live read costs a call per page, and each sweep as much again): raise max_requests_per_minute, narrow the filters, or split the streams over receivers with their own API keys",
 		which, worst.Round(time.Second), s.cfg.budget, s.cfg.pageSize)
 	s.setCondition(condBehind, err)
 	s.sampled.Warn("Falling behind: the request budget does not keep up with this stream",
 		zap.String("stream", s.name), zap.String("read", which.String()), zap.Duration("behind", worst.Round(time.Second)),
-		zap.Int("reads_per_minute", s.cfg.budget), zap.Int("page_size", s.cfg.pageSize))
+		zap.Int("max_requests_per_minute", s.cfg.budget), zap.Int("page_size", s.cfg.pageSize))
 }
 
 // pageBehind notes, after a page, how far the reader is behind: the live read by the age of the newest entry

@@ -249,7 +249,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverStackoneDetailRequests, err = builder.meter.Int64Counter(
 		"otelcol_receiver_stackone_detail_requests",
-		metric.WithDescription("Failed request logs whose detail (provider errors, mapping errors, provider calls) was wanted, by outcome; fetched is attached to the record, failed and skipped_budget (the detail share of the request budget was spent) leave the record without it, marked in stackone.detail. [Alpha]"),
+		metric.WithDescription("Failed request logs whose detail (provider errors, mapping errors, provider calls) was wanted, by outcome; fetched is attached to the record, failed and skipped_budget (no request was spare beyond the reads, or the detail share was spent) leave the record without it, marked in stackone.detail. [Alpha]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)

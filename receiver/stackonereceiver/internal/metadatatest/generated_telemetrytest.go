@@ -86,7 +86,7 @@ func AssertEqualReceiverStackoneCheckpointErrors(t *testing.T, tt *componenttest
 func AssertEqualReceiverStackoneDetailRequests(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_stackone_detail_requests",
-		Description: "Failed request logs whose detail (provider errors, mapping errors, provider calls) was wanted, by outcome; fetched is attached to the record, failed and skipped_budget (the detail share of the request budget was spent) leave the record without it, marked in stackone.detail. [Alpha]",
+		Description: "Failed request logs whose detail (provider errors, mapping errors, provider calls) was wanted, by outcome; fetched is attached to the record, failed and skipped_budget (no request was spare beyond the reads, or the detail share was spent) leave the record without it, marked in stackone.detail. [Alpha]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
