@@ -12,9 +12,12 @@ GOLANGCI_LINT_VERSION := v2.6.2
 OCB      := $(TOOLS)/builder-$(OCB_VERSION)
 MDATAGEN := $(TOOLS)/mdatagen-$(MDATAGEN_VERSION)
 GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
-# Go sources for gofmt, found without git so `make vet` also works in an exported tree.
-GO_SOURCES = $(shell find . -name '*.go' -not -path './.tools/*' -not -path './_build/*' -not -path './contract/node_modules/*')
+# The directories that hold Go sources, for gofmt (_build, .tools and node_modules hold none of ours).
+GO_DIRS  := cmd deploy e2e internal receiver
 RECEIVER := receiver/stackonereceiver
+# The packages with their own goroutines, locks or servers, for the race detector: everything but e2e/ and
+# deploy/, whose tests drive the built distribution as a separate process (`make test-e2e`).
+RACE_PKGS := ./cmd/... ./internal/... ./receiver/...
 
 .PHONY: all tools generate vet lint test test-unit test-sim fuzz bench clean
 
@@ -38,15 +41,21 @@ tools: $(OCB) $(MDATAGEN) $(GOLANGCI_LINT)
 generate: $(MDATAGEN)
 	cd $(RECEIVER) && $(MDATAGEN) metadata.yaml
 
+## vet: go vet and gofmt on their own (`make lint`, which `make test` runs, covers both: govet and gofmt are
+##   among its linters)
 vet:
 	go vet ./...
-	@test -z "$$(gofmt -l $(GO_SOURCES))" || { echo "gofmt needed:"; gofmt -l $(GO_SOURCES); exit 1; }
+	@test -z "$$(gofmt -l $(GO_DIRS))" || { echo "gofmt needed:"; gofmt -l $(GO_DIRS); exit 1; }
 
+## lint: golangci-lint (.golangci.yml): govet, staticcheck, errcheck, ineffassign, unused, and gofmt
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
 
-test-unit:
-	go test -race -count=1 ./...
+## test-unit: every package's tests under the race detector, but e2e/ and deploy/ (test-e2e runs those against the
+##   built distribution); the fuzz targets run their seed inputs here, and the SDK contract tests (contract-sdk
+##   installs the SDK first)
+test-unit: contract-sdk
+	go test -race -count=1 $(RACE_PKGS)
 
 ## test-sim: the deterministic simulation of the streams, SIM_SEEDS seeds without the race detector (the race run
 ##   of test-unit covers 40); a failing seed prints how to replay it
@@ -54,13 +63,18 @@ SIM_SEEDS ?= 500
 test-sim:
 	go test -count=1 -run '^TestSimulation' ./$(RECEIVER)/ -sim.seeds=$(SIM_SEEDS)
 
-## fuzz: a short run of each fuzz target: the page decoder and the mapper, the webhook's payload mapping
+## fuzz: coverage-guided fuzzing, FUZZTIME (default 10s) for each fuzz target: the page decoder and the mapper,
+##   the webhook's payload mapping. Not part of `make test`, whose plain test runs take each target's seed inputs
+FUZZTIME ?= 10s
 fuzz:
-	go test -run '^$$' -fuzz FuzzDecodePage -fuzztime 10s ./$(RECEIVER)/
-	go test -run '^$$' -fuzz FuzzWebhookDelivery -fuzztime 10s ./$(RECEIVER)/
+	go test -run '^$$' -fuzz FuzzDecodePage -fuzztime $(FUZZTIME) ./$(RECEIVER)/
+	go test -run '^$$' -fuzz FuzzWebhookDelivery -fuzztime $(FUZZTIME) ./$(RECEIVER)/
 
-## test: everything CI runs
-test: vet lint test-unit test-sim fuzz test-contract test-e2e
+## test: everything CI runs: lint (go vet's analyzers and gofmt among its linters); every unit test under the race
+##   detector (the SDK contract tests and the fuzz seeds among them); the simulation; the end-to-end tests, the
+##   metrics chain and the container test against one build of the distribution; the receiver on the previous
+##   collector line
+test: lint test-unit test-sim test-e2e-all test-compat
 
 ## bench: every benchmark of the receiver, BENCH_COUNT separate runs; then medians per benchmark, and decode+map of
 ##   one 100-entry page and the encoding/json baseline as multiples of the jsontext tokenize floor of the same run
@@ -75,5 +89,7 @@ bench:
 clean:
 	rm -rf _build .tools bin .demo-storage .stackone-storage contract/node_modules
 
-# The distribution, the demo and the end-to-end test (mk/dist.mk); the SDK contract test (mk/contract.mk).
+# The distribution, the demo and the end-to-end tests (mk/dist.mk); the SDK contract test (mk/contract.mk); the
+# metrics chain (mk/metrics.mk); the image and its test (mk/image.mk); the older collector line (mk/compat.mk);
+# the end-to-end benchmark (mk/bench.mk).
 include mk/*.mk

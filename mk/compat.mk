@@ -14,9 +14,6 @@ COMPAT_MOD          := _build/compat/compat.mod
 
 .PHONY: test-compat
 
-# `make test` runs it too.
-test: test-compat
-
 ## test-compat: build and test the receiver against the previous collector release (core COMPAT_STABLE /
 ##   COMPAT_BETA, contrib COMPAT_CONTRIB), with a copy of go.mod; go.mod and go.sum stay as they are
 test-compat:
