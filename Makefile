@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 ROOT  := $(abspath .)
 TOOLS := $(ROOT)/.tools/bin
-# Builds need no VCS metadata, so a tarball or a copy of the tree builds like a checkout.
-export GOFLAGS ?= -buildvcs=false
+# Builds need no VCS metadata, so a tarball or a copy of the tree builds like a checkout. Every build is -trimpath,
+# as ocb builds the distribution, so the tests, the linter and the distribution compile each dependency they share
+# once into Go's build cache, not once per way of building it.
+export GOFLAGS ?= -buildvcs=false -trimpath
 
 OCB_VERSION      := v0.165.0
 MDATAGEN_VERSION := v0.161.0
