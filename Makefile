@@ -1,15 +1,21 @@
-# Everything a fresh machine needs beyond Go and make is installed here, at pinned versions, into .tools/bin.
+# Everything a fresh machine needs beyond Go and make is installed here, at pinned versions, into .tools/bin (or
+# OTELCOL_STACKONE_TOOLS).
 SHELL := /bin/bash
 ROOT  := $(abspath .)
-TOOLS := $(ROOT)/.tools/bin
+# Where the tools are installed. Each file name carries its pinned version, so several clones on one machine can
+# share one directory: `export OTELCOL_STACKONE_TOOLS=$HOME/.cache/otelcol-stackone/tools` and a fresh clone
+# installs nothing it has already. Default: .tools/bin in this tree (`make clean` removes it).
+OTELCOL_STACKONE_TOOLS ?= $(ROOT)/.tools/bin
+TOOLS := $(abspath $(OTELCOL_STACKONE_TOOLS))
 # Builds need no VCS metadata, so a tarball or a copy of the tree builds like a checkout. Every build is -trimpath,
 # as ocb builds the distribution, so the tests, the linter and the distribution compile each dependency they share
 # once into Go's build cache, not once per way of building it.
 export GOFLAGS ?= -buildvcs=false -trimpath
 
 OCB_VERSION      := v0.165.0
-MDATAGEN_VERSION := v0.161.0
 GOLANGCI_LINT_VERSION := v2.6.2
+# mdatagen is pinned by the tools module (internal/tools/go.mod), which builds it: its version is read from there.
+MDATAGEN_VERSION := $(shell awk '$$1 == "go.opentelemetry.io/collector/cmd/mdatagen" { print $$2 }' internal/tools/go.mod)
 # Each tool's file name carries its pinned version, so changing a pin installs the new one.
 OCB      := $(TOOLS)/builder-$(OCB_VERSION)
 MDATAGEN := $(TOOLS)/mdatagen-$(MDATAGEN_VERSION)
@@ -25,18 +31,24 @@ RACE_PKGS := ./cmd/... ./internal/... ./receiver/...
 
 all: test
 
+# go install into a directory of its own, then one rename: clones sharing OTELCOL_STACKONE_TOOLS never see half a
+# binary.
 $(OCB):
-	GOBIN=$(TOOLS)/.install go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
-	mv $(TOOLS)/.install/builder $@
+	@mkdir -p $(TOOLS)
+	tmp=$$(mktemp -d $(TOOLS)/.install.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
+		GOBIN=$$tmp go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION) && mv $$tmp/builder $@
 
 # mdatagen cannot be `go install`ed here (its go.mod has replaces); the tools module pins it instead.
-$(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
-	cd internal/tools && go build -o $(MDATAGEN) go.opentelemetry.io/collector/cmd/mdatagen
+$(MDATAGEN):
+	@mkdir -p $(TOOLS)
+	cd internal/tools && go build -o $@.tmp.$$$$ go.opentelemetry.io/collector/cmd/mdatagen && mv $@.tmp.$$$$ $@
 
 $(GOLANGCI_LINT):
-	GOBIN=$(TOOLS)/.install go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
-	mv $(TOOLS)/.install/golangci-lint $@
+	@mkdir -p $(TOOLS)
+	tmp=$$(mktemp -d $(TOOLS)/.install.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
+		GOBIN=$$tmp go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && mv $$tmp/golangci-lint $@
 
+## tools: install ocb, mdatagen and golangci-lint at their pinned versions (into OTELCOL_STACKONE_TOOLS if set)
 tools: $(OCB) $(MDATAGEN) $(GOLANGCI_LINT)
 
 ## generate: regenerate internal/metadata and documentation.md from metadata.yaml
@@ -87,7 +99,8 @@ bench:
 		go test -run '^$$' -bench . -benchmem -count 1 ./$(RECEIVER)/... || exit 1; \
 	done | tee _build/bench.txt | awk -f scripts/bench-summary.awk
 
-## clean: remove everything the Makefile, the demo and the tests create (tools, builds, state, npm packages)
+## clean: remove everything the Makefile, the demo and the tests create (tools in .tools, builds, state, npm
+##   packages; a shared OTELCOL_STACKONE_TOOLS directory is left alone)
 clean:
 	rm -rf _build .tools bin .demo-storage .stackone-storage contract/node_modules
 
