@@ -62,8 +62,10 @@ vet:
 	@test -z "$$(gofmt -l $(GO_DIRS))" || { echo "gofmt needed:"; gofmt -l $(GO_DIRS); exit 1; }
 
 ## lint: golangci-lint (.golangci.yml): govet, staticcheck, errcheck, ineffassign, unused, and gofmt
+# --allow-serial-runners: a second golangci-lint on this machine (another clone) waits for the first, which holds
+# the shared cache, instead of failing.
 lint: $(GOLANGCI_LINT)
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-serial-runners ./...
 
 ## test-unit: every package's tests under the race detector, but e2e/ and deploy/ (test-e2e runs those against the
 ##   built distribution); the fuzz targets run their seed inputs here, and the SDK contract tests (contract-sdk
