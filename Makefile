@@ -11,6 +11,9 @@ TOOLS := $(abspath $(OTELCOL_STACKONE_TOOLS))
 # as ocb builds the distribution, so the tests, the linter and the distribution compile each dependency they share
 # once into Go's build cache, not once per way of building it.
 export GOFLAGS ?= -buildvcs=false -trimpath
+# For the same reason every build is without cgo, as ocb builds the static distribution: cgo changes net, os/user
+# and so nearly every package above them. Only the race run turns it on (the race detector needs it).
+export CGO_ENABLED ?= 0
 
 OCB_VERSION      := v0.165.0
 GOLANGCI_LINT_VERSION := v2.6.2
@@ -71,7 +74,7 @@ lint: $(GOLANGCI_LINT)
 ##   built distribution); the fuzz targets run their seed inputs here, and the SDK contract tests (contract-sdk
 ##   installs the SDK first)
 test-unit: contract-sdk
-	go test -race -count=1 $(RACE_PKGS)
+	CGO_ENABLED=1 go test -race -count=1 $(RACE_PKGS)
 
 ## test-sim: the deterministic simulation of the streams, SIM_SEEDS seeds without the race detector (the race run
 ##   of test-unit covers 40); a failing seed prints how to replay it
