@@ -93,7 +93,10 @@ fuzz:
 ##   detector (the SDK contract tests and the fuzz seeds among them); the simulation; the end-to-end tests, the
 ##   metrics chain and the container test against one build of the distribution; the receiver on the previous
 ##   collector line
-test: lint test-unit test-sim test-e2e-all test-compat
+test: lint test-unit
+	@# The end-to-end tests mostly wait on their processes and timers: the simulation and the compatibility check
+	@# run beside them. Each target's output is printed whole when it ends.
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-e2e-all test-sim test-compat
 
 ## bench: every benchmark of the receiver, BENCH_COUNT separate runs; then medians per benchmark, and decode+map of
 ##   one 100-entry page and the encoding/json baseline as multiples of the jsontext tokenize floor of the same run
