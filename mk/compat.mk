@@ -1,4 +1,4 @@
-# The receiver against the collector release before ours (issue 15). Users add the receiver to their own ocb
+# The receiver against the collector release before ours. Users add the receiver to their own ocb
 # builds, which follow the collector's releases, so a collector API change that breaks the receiver on the line
 # they are on should fail here first. go.mod is never touched: a copy of it is moved to that line with `go get`
 # and used with -modfile. Included by the root Makefile, which defines RECEIVER.

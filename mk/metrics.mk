@@ -1,4 +1,4 @@
-# The metrics chain of config.metrics.yaml (issue 9): the alert rules' promtool checks and unit tests, then the
+# The metrics chain of config.metrics.yaml: the alert rules' promtool checks and unit tests, then the
 # end-to-end test logs -> signal_to_metrics -> Prometheus -> the guide's queries -> Alertmanager (e2e/metrics).
 # Included by the root Makefile, which defines ROOT; DIST_BIN comes from mk/dist.mk.
 # Prometheus, promtool and Alertmanager are Debian's prometheus and prometheus-alertmanager packages, installed
