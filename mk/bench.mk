@@ -1,4 +1,5 @@
-# The end-to-end benchmark against the guide's Python sync worker (scripts/bench-e2e.sh, cmd/stackone-bench, scripts/bench/sync_worker.py).
+# The end-to-end benchmark: the distribution against StackOne's Python sync worker (scripts/bench-e2e.sh,
+# cmd/stackone-bench, scripts/bench/sync_worker.py).
 # Included by the root Makefile; `build` (the distribution, rebuilt when stale) is defined in mk/dist.mk.
 
 .PHONY: bench-e2e

@@ -1,5 +1,6 @@
-# The otelcol-stackone distribution (ocb), the demo, the end-to-end test and the image's name (mk/image.mk builds it).
-# Included by the root Makefile, which defines ROOT, TOOLS and OCB (ocb, pinned).
+# The otelcol-stackone distribution (ocb), the demo, the end-to-end tests and the image's name (mk/image.mk builds
+# it). Included by the root Makefile, which defines ROOT, TOOLS and OCB (ocb, pinned); metrics-rules comes from
+# mk/metrics.mk, container-tools from mk/image.mk.
 
 DIST_BIN     := $(ROOT)/_build/otelcol-stackone
 FAKE_BIN     := $(ROOT)/bin/stackone-fake
@@ -11,7 +12,7 @@ DIST_SOURCES := builder-config.yaml go.mod go.sum $(shell find receiver -type f 
 IMAGE        ?= ghcr.io/stackone-otel/otelcol-stackone
 IMAGE_TAG    ?= 0.1.0
 
-.PHONY: build run demo test-e2e docker-build
+.PHONY: build run demo test-e2e test-e2e-all docker-build
 
 ## build: the collector distribution, _build/otelcol-stackone (ocb; rebuilt when the manifest or receiver change)
 build: $(DIST_BIN)
@@ -47,6 +48,15 @@ demo: $(DIST_BIN) $(FAKE_BIN)
 ##   validates every shipped configuration with it (deploy/: config.*.yaml, Helm values, sidecar manifest)
 test-e2e: $(DIST_BIN)
 	OTELCOL_STACKONE_BIN=$(DIST_BIN) go test -count=1 -v -timeout 5m ./e2e/ ./deploy/
+
+# Every package that runs the built distribution. The container test is the longest, so it is named first: go test
+# starts packages in this order, GOMAXPROCS at a time, and the others run beside it.
+E2E_PKGS := ./e2e/container/ ./e2e/ ./e2e/metrics/ ./deploy/
+
+## test-e2e-all: what test-e2e, test-metrics and test-container run (with their tools and the rule checks), as one
+##   go test of their packages, all against the one build of the distribution; `make test` runs this
+test-e2e-all: $(DIST_BIN) metrics-rules container-tools
+	OTELCOL_STACKONE_BIN=$(DIST_BIN) go test -count=1 -v -timeout 10m $(E2E_PKGS)
 
 ## docker-build: the container image for this machine's platform, built entirely in Docker (needs a Docker engine;
 ##   `make image` in mk/image.mk needs none)

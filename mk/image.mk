@@ -22,9 +22,6 @@ IMAGE_BINS      := $(foreach p,$(IMAGE_PLATFORMS),$(IMAGE_BIN_DIR)/$(call platfo
 
 .PHONY: image image-binaries image-local-base image-push container-tools test-container
 
-# `make test` runs it too.
-test: test-container
-
 ## image-binaries: the distribution for every platform of IMAGE_PLATFORMS, in _build/image/<os>-<arch>/
 image-binaries: $(IMAGE_BINS)
 
@@ -82,6 +79,6 @@ container-tools:
 
 ## test-container: build the image's runtime stage on the local base with this machine's binary and run it with
 ##   podman: --version, the shipped config, health_check, the webhook port, the non-root user and its volume, the
-##   demo's records, SIGTERM and a second container resuming (e2e/container)
+##   demo's records, SIGTERM and a second container resuming (e2e/container); `make test` runs it in test-e2e-all
 test-container: $(DIST_BIN) container-tools
 	OTELCOL_STACKONE_BIN=$(DIST_BIN) go test -count=1 -v -timeout 10m ./e2e/container/

@@ -6,10 +6,7 @@
 
 ALERT_RULES := deploy/prometheus/stackone-alerts.yaml
 
-.PHONY: test-metrics metrics-tools
-
-# `make test` runs it too.
-test: test-metrics
+.PHONY: test-metrics metrics-tools metrics-rules
 
 ## metrics-tools: install Prometheus and Alertmanager (Debian packages) when they are missing and apt-get can
 metrics-tools:
@@ -25,8 +22,8 @@ metrics-tools:
 		echo "metrics: the promtool checks and the metrics test will skip"; \
 	fi
 
-## test-metrics: promtool check and unit tests of the alert rules, then the metrics chain against real servers
-test-metrics: $(DIST_BIN) metrics-tools
+## metrics-rules: promtool check and unit tests of the alert rules, and a check of the Prometheus config
+metrics-rules: metrics-tools
 	@if command -v promtool >/dev/null 2>&1; then \
 		set -e; \
 		promtool check rules $(ALERT_RULES); \
@@ -35,4 +32,8 @@ test-metrics: $(DIST_BIN) metrics-tools
 	else \
 		echo "metrics: promtool not found, skipping the rule checks"; \
 	fi
+
+## test-metrics: metrics-rules, then the metrics chain against real servers (`make test` runs both, the chain in
+##   test-e2e-all)
+test-metrics: $(DIST_BIN) metrics-rules
 	OTELCOL_STACKONE_BIN=$(DIST_BIN) go test -count=1 -v -timeout 5m ./e2e/metrics/
