@@ -56,6 +56,8 @@ E2E_PKGS := ./e2e/container/ ./e2e/ ./e2e/metrics/ ./deploy/
 ## test-e2e-all: what test-e2e, test-metrics and test-container run (with their tools and the rule checks), as one
 ##   go test of their packages, all against the one build of the distribution; `make test` runs this
 test-e2e-all: $(DIST_BIN) metrics-rules container-tools
+	@# A cold cache compiles each shared dependency once only while the distribution resolves go.mod's versions.
+	scripts/check-dist-deps.sh
 	OTELCOL_STACKONE_BIN=$(DIST_BIN) go test -count=1 -v -timeout 10m $(E2E_PKGS)
 
 ## docker-build: the container image for this machine's platform, built entirely in Docker (needs a Docker engine;
