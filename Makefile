@@ -30,7 +30,7 @@ RECEIVER := receiver/stackonereceiver
 # deploy/, whose tests drive the built distribution as a separate process (`make test-e2e`).
 RACE_PKGS := ./cmd/... ./internal/... ./receiver/...
 
-.PHONY: all tools generate vet lint test test-unit test-sim fuzz bench clean
+.PHONY: all tools generate vet lint test test-after-build test-unit test-sim fuzz bench clean
 
 all: test
 
@@ -93,10 +93,16 @@ fuzz:
 ##   detector (the SDK contract tests and the fuzz seeds among them); the simulation; the end-to-end tests, the
 ##   metrics chain and the container test against one build of the distribution; the receiver on the previous
 ##   collector line
-test: lint test-unit
-	@# The end-to-end tests mostly wait on their processes and timers: the simulation and the compatibility check
-	@# run beside them. Each target's output is printed whole when it ends.
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-e2e-all test-sim test-compat
+# Cold, the time goes to compiling: the race run's instrumented dependencies, and the distribution's, which the
+# linter, the simulation and the end-to-end tests then reuse. So the race run, the distribution and the linter's
+# install start together (each one's downloads and waits leave CPU to the others), and what reuses the distribution's
+# packages starts once it is built, so no package compiles twice. Each target's output is printed whole when it ends.
+test:
+	$(MAKE) --no-print-directory -j4 --output-sync=target test-unit test-after-build
+
+# Not for direct use: the second half of `make test`.
+test-after-build: $(DIST_BIN) $(GOLANGCI_LINT)
+	$(MAKE) --no-print-directory --output-sync=target lint test-sim test-compat test-e2e-all
 
 ## bench: every benchmark of the receiver, BENCH_COUNT separate runs; then medians per benchmark, and decode+map of
 ##   one 100-entry page and the encoding/json baseline as multiples of the jsontext tokenize floor of the same run
