@@ -100,10 +100,6 @@ fuzz:
 test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target test-unit test-after-build
 
-# Not for direct use: the second half of `make test`.
-test-after-build: $(DIST_BIN) $(GOLANGCI_LINT)
-	$(MAKE) --no-print-directory --output-sync=target lint test-sim test-compat test-e2e-all
-
 ## bench: every benchmark of the receiver, BENCH_COUNT separate runs; then medians per benchmark, and decode+map of
 ##   one 100-entry page and the encoding/json baseline as multiples of the jsontext tokenize floor of the same run
 BENCH_COUNT ?= 6
@@ -122,3 +118,9 @@ clean:
 # metrics chain (mk/metrics.mk); the image and its test (mk/image.mk); the older collector line (mk/compat.mk);
 # the end-to-end benchmark (mk/bench.mk).
 include mk/*.mk
+
+# Not for direct use: the second half of `make test`. Below the includes, because a rule's prerequisites are
+# expanded where it is read and DIST_BIN comes from mk/dist.mk: above them it would be empty, and the linter, the
+# simulation and the end-to-end tests would each compile the distribution's packages at once.
+test-after-build: $(DIST_BIN) $(GOLANGCI_LINT)
+	$(MAKE) --no-print-directory --output-sync=target lint test-sim test-compat test-e2e-all
