@@ -371,9 +371,7 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("storage %q and leader_election are both set: with leader_election the position lives in a ConfigMap that every replica reads and only the leader writes; remove storage (a storage volume belongs to one pod, and a new leader would resume from its own stale copy)", cfg.StorageID))
 		}
 	}
-	if err := cfg.BackOff.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("retry_on_failure: %w", err))
-	}
+	// retry_on_failure is not checked here: confmap calls BackOffConfig.Validate itself, and names the key.
 	for _, p := range append(append(append([]string{}, cfg.Redaction.Headers...), cfg.Redaction.QueryParams...), cfg.Redaction.Fields...) {
 		if _, err := path.Match(strings.ToLower(p), ""); err != nil || strings.TrimSpace(p) == "" {
 			errs = append(errs, fmt.Errorf("redaction pattern %q is invalid: use a name or a pattern with * such as *token*", p))

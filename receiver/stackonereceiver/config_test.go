@@ -2,6 +2,7 @@ package stackonereceiver
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,6 +216,17 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// confmap validates retry_on_failure itself; the receiver's own check would print the same error twice.
+func TestRetryOnFailureErrorSaidOnce(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.APIKey = "k"
+	cfg.BackOff.Multiplier = -1
+	err := confmap.Validate(cfg)
+	require.ErrorContains(t, err, "retry_on_failure")
+	assert.Equal(t, 1, strings.Count(err.Error(), "multiplier"), err.Error())
+}
+
 func TestMaxResponseSizeIsDecoded(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	require.NoError(t, confmap.NewFromStringMap(map[string]any{"api_key": "k", "max_response_size": 1 << 20}).Unmarshal(cfg))
