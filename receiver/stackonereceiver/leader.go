@@ -396,10 +396,13 @@ func (r *stackoneReceiver) lead(ctx context.Context, endTerm func(), api corev1c
 		}
 	}
 	r.electionState.set(condStorage, nil)
+	// Leading before the streams start: their first pages and saves can come before startStreams returns, and the
+	// gauges (position_unsaved among them) report only while leading.
+	r.leading.Store(true)
 	if err := r.startStreams(ctx, store); err != nil {
+		r.leading.Store(false)
 		return // shutting down
 	}
-	r.leading.Store(true)
 	log.Info("Leading: holding the lease and polling StackOne from the position in the ConfigMap", zap.String("epoch", store.epoch))
 	<-ctx.Done()
 	r.leading.Store(false)
