@@ -530,6 +530,12 @@ func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 	r.mu.Unlock()
 	if standby && r.stopElection != nil {
 		r.stopElection()
+		// Wait until it has left: a campaign round under way until its goroutine sees the cancel could still take
+		// a lease that comes free while the webhook finishes.
+		select {
+		case <-r.electionDone:
+		case <-ctx.Done():
+		}
 	}
 	// The webhook's deliveries and the streams' pages in flight finish side by side: a delivery stuck until the
 	// deadline must not leave the streams no time, so that their pages are saved rather than read again.
