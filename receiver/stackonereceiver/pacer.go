@@ -179,7 +179,7 @@ func (p *pacer) takeFree(ctx context.Context) (ticket, error) {
 	for {
 		p.mu.Lock()
 		now := p.clock()
-		at := laterOf(p.minute.freeLeaving(now), p.burst.freeLeaving(now))
+		at := p.spareAt(now)
 		if !at.After(now) {
 			t := ticket{at: now}
 			t.mSlot, t.mPrev = p.minute.take(now)
@@ -199,7 +199,7 @@ func (p *pacer) takeFree(ctx context.Context) (ticket, error) {
 func (p *pacer) reserve(ctx context.Context) (ticket, error) {
 	p.mu.Lock()
 	now := p.clock()
-	at := laterOf(now, laterOf(p.minute.free(), p.burst.free()))
+	at := laterOf(now, p.freeAt())
 	if deadline, ok := ctx.Deadline(); ok && at.After(deadline) {
 		p.mu.Unlock()
 		return ticket{}, context.DeadlineExceeded
@@ -229,6 +229,14 @@ func (p *pacer) pause(d time.Duration) {
 	}
 }
 
+// freeAt is when the next call fits both the minute's budget and the burst's.
+func (p *pacer) freeAt() time.Time { return laterOf(p.minute.free(), p.burst.free()) }
+
+// spareAt is when a call fits both and still leaves a slot for a live read (sendLog.freeLeaving).
+func (p *pacer) spareAt(now time.Time) time.Time {
+	return laterOf(p.minute.freeLeaving(now), p.burst.freeLeaving(now))
+}
+
 // takeSpare takes a slot for a call that must never wait and never hold up the reads (a detail call): only when
 // the reads' budget has a slot free now beyond the one a live read may want next, as a catch-up call does, and
 // the call's own share has one free now. The call goes without when it is refused.
@@ -238,8 +246,7 @@ func takeSpare(reads, share *pacer) bool {
 	share.mu.Lock()
 	defer share.mu.Unlock()
 	now := reads.clock()
-	if laterOf(reads.minute.freeLeaving(now), reads.burst.freeLeaving(now)).After(now) ||
-		laterOf(share.minute.free(), share.burst.free()).After(now) {
+	if reads.spareAt(now).After(now) || share.freeAt().After(now) {
 		return false
 	}
 	for _, l := range []*sendLog{&reads.minute, &reads.burst, &share.minute, &share.burst} {
