@@ -528,34 +528,40 @@ func (r *stackoneReceiver) Shutdown(ctx context.Context) error {
 	r.stopping = true
 	standby := r.running == nil
 	r.mu.Unlock()
-	if standby && r.stopElection != nil {
-		r.stopElection()
-		// Wait until it has left: a campaign round under way until its goroutine sees the cancel could still take
-		// a lease that comes free while the webhook finishes.
-		select {
-		case <-r.electionDone:
-		case <-ctx.Done():
-		}
+	var electionErr error
+	if standby {
+		electionErr = r.leaveElection(ctx)
 	}
 	// The webhook's deliveries and the streams' pages in flight finish side by side: a delivery stuck until the
 	// deadline must not leave the streams no time, so that their pages are saved rather than read again.
 	webhookErr := make(chan error, 1)
 	go func() { webhookErr <- r.stopWebhook(ctx) }()
-	streamsErr := r.stopStreams(ctx)
-	errs := []error{<-webhookErr, streamsErr}
-	if r.stopElection != nil {
-		r.stopElection()
-		select {
-		case <-r.electionDone:
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("stackone: the lease was not released before the shutdown deadline; a standby takes over once it expires: %w", ctx.Err()))
-		}
+	errs := []error{r.stopStreams(ctx), <-webhookErr}
+	if !standby {
+		electionErr = r.leaveElection(ctx)
 	}
+	errs = append(errs, electionErr)
 	if r.abandon != nil {
 		r.abandon()
 	}
 	r.telemetry.Shutdown()
 	return errors.Join(errs...)
+}
+
+// leaveElection ends this replica's part in the election (without leader_election, there is none) and waits until
+// it is over: a leader's lease is released as it ends, and a campaign round still under way, which could take a
+// lease coming free, has ended.
+func (r *stackoneReceiver) leaveElection(ctx context.Context) error {
+	if r.stopElection == nil {
+		return nil
+	}
+	r.stopElection()
+	select {
+	case <-r.electionDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stackone: the lease was not released before the shutdown deadline; a standby takes over once it expires: %w", ctx.Err())
+	}
 }
 
 // userAgent names the receiver and the version of the module it was built from (the receiver's own version
